@@ -1,0 +1,43 @@
+# graphwire: `make serve` / `make chat Q="..."` run it, `make test` checks everything.
+# Both set up .venv on a fresh machine (Python >= 3.11 with venv).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+Q      ?= What is the rated power of the Voltra 6 motor?
+
+.PHONY: install lint typecheck pytest test chat eval graph clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "graphwire needs Python >= 3.11")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+chat: install
+	$(BIN)/graphwire chat "$(Q)"
+
+eval: install
+	$(BIN)/graphwire eval
+
+graph: install
+	$(BIN)/graphwire graph
+
+clean:
+	rm -rf $(VENV) .graphwire .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,62 @@
+"""The specialist's prompt: its system prompt, the retrieved passages, the conversation.
+
+Passages travel inside the system message in a small tagged format that any chat model can read
+and that :func:`parse_passages` reads back (the offline model answers from them).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from langchain_core.documents import Document
+from langchain_core.messages import BaseMessage, SystemMessage
+
+from agents.packs import AgentSpec
+
+__all__ = ["Passage", "build_answer_messages", "format_passages", "parse_passages"]
+
+INSTRUCTIONS = (
+    "Answer only from the passages below. Cite each fact with the id of its passage in square "
+    "brackets, like [specs/motor#2]. If the passages do not contain the answer, say plainly that "
+    "the knowledge base has nothing on it."
+)
+
+_PASSAGE = re.compile(
+    r'<passage id="(?P<id>[^"]*)" title="(?P<title>[^"]*)">\n(?P<text>.*?)\n</passage>', re.S
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    id: str
+    title: str
+    text: str
+
+
+def format_passages(docs: Sequence[Document]) -> str:
+    """The passages block of the system message."""
+    parts = [
+        f'<passage id="{html.escape(str(d.metadata.get("id", "")))}" '
+        f'title="{html.escape(str(d.metadata.get("title", "")))}">\n{d.page_content}\n</passage>'
+        for d in docs
+    ]
+    return "<passages>\n" + "\n".join(parts) + "\n</passages>"
+
+
+def parse_passages(text: str) -> list[Passage]:
+    """The passages of a system message made with :func:`format_passages`, in order."""
+    return [
+        Passage(html.unescape(m["id"]), html.unescape(m["title"]), m["text"])
+        for m in _PASSAGE.finditer(text)
+    ]
+
+
+def build_answer_messages(
+    agent: AgentSpec, docs: Sequence[Document], history: Sequence[BaseMessage]
+) -> list[BaseMessage]:
+    """System prompt with passages, then the conversation (whose last message is the question)."""
+    system = f"{agent.system_prompt.strip()}\n\n{INSTRUCTIONS}\n\n{format_passages(docs)}"
+    return [SystemMessage(system), *history]

@@ -1,0 +1,116 @@
+"""Project exceptions and the one place where any exception becomes a protocol error.
+
+Every graphwire exception carries an :class:`ErrorCode`. Foreign exceptions (the model provider,
+LangGraph, asyncio) are translated by :func:`describe_exception`; their own text is never shown to
+a client, because it can carry URLs, keys or stack details.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from transport.protocol import ErrorCode, ErrorData
+
+__all__ = [
+    "ConfigurationError",
+    "GraphwireError",
+    "ModelError",
+    "NotFoundError",
+    "describe_exception",
+]
+
+log = logging.getLogger("graphwire.errors")
+
+
+class GraphwireError(Exception):
+    """Base of graphwire's exceptions; ``message`` is safe to show to a person."""
+
+    code: ErrorCode = ErrorCode.PROCESSING_ERROR
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: ErrorCode | None = None,
+        retryable: bool | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if retryable is not None:
+            self.retryable = retryable
+
+
+class ConfigurationError(GraphwireError):
+    """A setting is missing or wrong; raised at start, before anything is served."""
+
+
+class ModelError(GraphwireError):
+    """The chat model failed."""
+
+    code = ErrorCode.MODEL_ERROR
+
+
+class NotFoundError(GraphwireError):
+    code = ErrorCode.NOT_FOUND
+
+
+_GENERIC = {
+    ErrorCode.MODEL_ERROR: "The language model failed to answer.",
+    ErrorCode.TIMEOUT: "The answer took too long and was abandoned.",
+    ErrorCode.PROCESSING_ERROR: "The question could not be processed because of an internal error.",
+}
+
+
+def describe_exception(exc: BaseException) -> ErrorData:
+    """Translate any exception into the ``error`` payload a client sees.
+
+    >>> describe_exception(TimeoutError()).code
+    <ErrorCode.TIMEOUT: 'TIMEOUT'>
+    """
+    if isinstance(exc, GraphwireError):
+        return ErrorData(code=exc.code, message=exc.message, retryable=exc.retryable)
+    if isinstance(exc, TimeoutError):
+        return ErrorData(
+            code=ErrorCode.TIMEOUT, message=_GENERIC[ErrorCode.TIMEOUT], retryable=True
+        )
+    provider = _describe_provider_error(exc)
+    if provider is not None:
+        return provider
+    log.error("unexpected error in a run", exc_info=exc)
+    return ErrorData(
+        code=ErrorCode.PROCESSING_ERROR,
+        message=_GENERIC[ErrorCode.PROCESSING_ERROR],
+        retryable=False,
+    )
+
+
+def _describe_provider_error(exc: BaseException) -> ErrorData | None:
+    """OpenAI-compatible provider errors; their text may echo the key, so it is dropped."""
+    try:
+        import openai
+    except ImportError:  # pragma: no cover - openai comes with langchain-openai
+        return None
+    if isinstance(exc, openai.APITimeoutError):
+        return ErrorData(
+            code=ErrorCode.TIMEOUT, message=_GENERIC[ErrorCode.TIMEOUT], retryable=True
+        )
+    if isinstance(
+        exc, openai.APIConnectionError | openai.RateLimitError | openai.InternalServerError
+    ):
+        log.warning("model provider unavailable: %s", type(exc).__name__)
+        return ErrorData(
+            code=ErrorCode.MODEL_ERROR,
+            message="The language model is unavailable right now; try again shortly.",
+            retryable=True,
+        )
+    if isinstance(exc, openai.APIStatusError):
+        log.warning("model provider refused the request: HTTP %s", exc.status_code)
+        return ErrorData(
+            code=ErrorCode.MODEL_ERROR,
+            message=f"The language model refused the request (HTTP {exc.status_code}).",
+            retryable=False,
+        )
+    return None

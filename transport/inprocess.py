@@ -1,0 +1,80 @@
+"""The in-process API: a question in, the run's envelopes out, no server involved.
+
+Example:
+    >>> from graph import build_graph
+    >>> from transport import stream_answer
+    >>> graph = build_graph()
+    >>> question = "What voltage is the battery?"
+    >>> async for envelope in stream_answer(graph, question):  # doctest: +SKIP
+    ...     print(envelope.type, envelope.data)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from langchain_core.messages import HumanMessage
+from langchain_core.runnables import Runnable
+
+from transport.errors import GraphwireError
+from transport.ids import new_run_id, new_session_id
+from transport.protocol import (
+    EndEnvelope,
+    ErrorCode,
+    ErrorEnvelope,
+    FinalData,
+    FinalEnvelope,
+    RunEnvelope,
+)
+from transport.transformer import transform
+
+__all__ = ["ask", "stream_answer"]
+
+
+async def stream_answer(
+    graph: Runnable[Any, Any],
+    question: str,
+    *,
+    session_id: str | None = None,
+    run_id: str | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> AsyncIterator[RunEnvelope]:
+    """Yield the envelopes of one run: ``question`` asked in conversation ``session_id``.
+
+    A missing ``session_id`` starts a new conversation (read it from any envelope). An empty
+    question raises :class:`GraphwireError` (``EMPTY_MESSAGE``) before anything runs. Breaking
+    out of the loop, or cancelling the task that iterates, stops the graph and the model call.
+    """
+    if not question.strip():
+        raise GraphwireError("the message is empty", code=ErrorCode.EMPTY_MESSAGE)
+    session_id = session_id or new_session_id()
+    run_id = run_id or new_run_id()
+    events = graph.astream_events(
+        {"messages": [HumanMessage(question)]},
+        {"configurable": {"thread_id": session_id}, "metadata": {"graphwire_run_id": run_id}},
+        version="v2",
+    )
+    async for envelope in transform(events, run_id=run_id, session_id=session_id, clock=clock):
+        yield envelope
+
+
+async def ask(
+    graph: Runnable[Any, Any], question: str, *, session_id: str | None = None
+) -> FinalData:
+    """Run one question to the end and return its ``final`` data.
+
+    Raises :class:`GraphwireError` with the run's error code when the run fails.
+    """
+    final: FinalData | None = None
+    async for envelope in stream_answer(graph, question, session_id=session_id):
+        if isinstance(envelope, FinalEnvelope):
+            final = envelope.data
+        elif isinstance(envelope, ErrorEnvelope):
+            data = envelope.data
+            raise GraphwireError(data.message, code=data.code, retryable=data.retryable)
+        elif isinstance(envelope, EndEnvelope) and final is None:
+            raise GraphwireError("the run ended without an answer")
+    assert final is not None  # an end always follows a final or an error
+    return final

@@ -1,0 +1,316 @@
+"""The graphwire.v1 wire protocol: every envelope and client frame, in one place.
+
+Server, clients and tests import these types; nobody writes envelope dicts by hand.
+``docs/protocol.md`` is the prose version of this module.
+
+Example:
+    >>> env = TextEnvelope(run_id="r_1", session_id="s_1", seq=3,
+    ...                    data=TextData(delta="Hello", agent="specs"))
+    >>> env.to_wire()["data"]
+    {'delta': 'Hello', 'agent': 'specs'}
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+__all__ = [
+    "PROTOCOL",
+    "AuthFrame",
+    "AuthSuccessData",
+    "AuthSuccessEnvelope",
+    "ClientFrame",
+    "ConnectedData",
+    "ConnectedEnvelope",
+    "EndData",
+    "EndEnvelope",
+    "EndReason",
+    "Envelope",
+    "ErrorCode",
+    "ErrorData",
+    "ErrorEnvelope",
+    "FinalData",
+    "FinalEnvelope",
+    "MessageFrame",
+    "PingFrame",
+    "PongEnvelope",
+    "ResumeFrame",
+    "Source",
+    "SourcesData",
+    "SourcesEnvelope",
+    "StepName",
+    "StepStatus",
+    "StopFrame",
+    "SubscribeFrame",
+    "TextData",
+    "TextEnvelope",
+    "Timing",
+    "Usage",
+    "WorkflowStepData",
+    "WorkflowStepEnvelope",
+    "parse_client_frame",
+    "parse_envelope",
+]
+
+PROTOCOL = "graphwire.v1"
+
+
+class ErrorCode(StrEnum):
+    """Every error code of section 7 of the protocol."""
+
+    AUTH_REQUIRED = "AUTH_REQUIRED"
+    AUTH_FAILED = "AUTH_FAILED"
+    FORBIDDEN = "FORBIDDEN"
+    INVALID_MESSAGE = "INVALID_MESSAGE"
+    EMPTY_MESSAGE = "EMPTY_MESSAGE"
+    MESSAGE_TOO_LARGE = "MESSAGE_TOO_LARGE"
+    BUSY = "BUSY"
+    RATE_LIMITED = "RATE_LIMITED"
+    NOT_FOUND = "NOT_FOUND"
+    MODEL_ERROR = "MODEL_ERROR"
+    TIMEOUT = "TIMEOUT"
+    PROCESSING_ERROR = "PROCESSING_ERROR"
+
+
+StepName = Literal["classify", "retrieve", "generate"]
+StepStatus = Literal["started", "completed", "failed"]
+EndReason = Literal["complete", "error", "cancelled"]
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- payloads
+
+
+class Source(_Data):
+    """A passage the answer is grounded on."""
+
+    id: str
+    title: str
+    uri: str
+    snippet: str
+    score: float
+
+
+class Usage(_Data):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    estimated: bool | None = None
+
+
+class Timing(_Data):
+    first_token_ms: float | None = None
+    total_ms: float
+
+
+class WorkflowStepData(_Data):
+    step: StepName
+    status: StepStatus
+    label: str
+    agent: str | None = None
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    count: int | None = None
+    detail: str | None = None
+
+
+class SourcesData(_Data):
+    sources: list[Source]
+
+
+class TextData(_Data):
+    delta: str
+    agent: str
+
+
+class FinalData(_Data):
+    text: str
+    agent: str
+    confidence: float = Field(ge=0.0, le=1.0)
+    sources: list[Source]
+    message_id: str
+    model: str
+    finish_reason: str
+    usage: Usage
+    timing: Timing
+
+
+class ErrorData(_Data):
+    code: ErrorCode
+    message: str
+    retryable: bool = False
+
+
+class EndData(_Data):
+    reason: EndReason
+
+
+class ConnectedData(_Data):
+    connection_id: str
+    protocol: str = PROTOCOL
+    auth_required: bool
+    user: dict[str, Any] | None = None
+
+
+class AuthSuccessData(_Data):
+    user: dict[str, Any]
+
+
+class EmptyData(_Data):
+    pass
+
+
+# --------------------------------------------------------------------------- envelopes
+
+
+class _Envelope(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run_id: str | None = None
+    session_id: str | None = None
+    seq: int | None = Field(default=None, ge=0)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON-ready dict sent on the wire (absent optional payload fields are omitted)."""
+        data = getattr(self, "data")  # noqa: B009 - every subclass declares data
+        return {
+            "type": getattr(self, "type"),  # noqa: B009
+            "run_id": self.run_id,
+            "session_id": self.session_id,
+            "seq": self.seq,
+            "data": data.model_dump(mode="json", exclude_none=True),
+        }
+
+
+class WorkflowStepEnvelope(_Envelope):
+    type: Literal["workflow_step"] = "workflow_step"
+    data: WorkflowStepData
+
+
+class SourcesEnvelope(_Envelope):
+    type: Literal["sources"] = "sources"
+    data: SourcesData
+
+
+class TextEnvelope(_Envelope):
+    type: Literal["text"] = "text"
+    data: TextData
+
+
+class FinalEnvelope(_Envelope):
+    type: Literal["final"] = "final"
+    data: FinalData
+
+
+class ErrorEnvelope(_Envelope):
+    type: Literal["error"] = "error"
+    data: ErrorData
+
+
+class EndEnvelope(_Envelope):
+    type: Literal["end"] = "end"
+    data: EndData
+
+
+class ConnectedEnvelope(_Envelope):
+    type: Literal["connected"] = "connected"
+    data: ConnectedData
+
+
+class AuthSuccessEnvelope(_Envelope):
+    type: Literal["auth_success"] = "auth_success"
+    data: AuthSuccessData
+
+
+class PongEnvelope(_Envelope):
+    type: Literal["pong"] = "pong"
+    data: EmptyData = EmptyData()
+
+
+Envelope = Annotated[
+    WorkflowStepEnvelope
+    | SourcesEnvelope
+    | TextEnvelope
+    | FinalEnvelope
+    | ErrorEnvelope
+    | EndEnvelope
+    | ConnectedEnvelope
+    | AuthSuccessEnvelope
+    | PongEnvelope,
+    Field(discriminator="type"),
+]
+RunEnvelope = (
+    WorkflowStepEnvelope
+    | SourcesEnvelope
+    | TextEnvelope
+    | FinalEnvelope
+    | ErrorEnvelope
+    | EndEnvelope
+)
+
+# --------------------------------------------------------------------------- client frames
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AuthFrame(_Frame):
+    type: Literal["auth"] = "auth"
+    token: str
+
+
+class MessageFrame(_Frame):
+    type: Literal["message"] = "message"
+    message: str
+    session_id: str | None = None
+    run_id: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class StopFrame(_Frame):
+    type: Literal["stop"] = "stop"
+    run_id: str | None = None
+
+
+class ResumeFrame(_Frame):
+    type: Literal["resume"] = "resume"
+    run_id: str
+    after_seq: int = Field(ge=-1)
+
+
+class SubscribeFrame(_Frame):
+    type: Literal["subscribe"] = "subscribe"
+    session_id: str
+
+
+class PingFrame(_Frame):
+    type: Literal["ping"] = "ping"
+
+
+ClientFrame = Annotated[
+    AuthFrame | MessageFrame | StopFrame | ResumeFrame | SubscribeFrame | PingFrame,
+    Field(discriminator="type"),
+]
+
+_ENVELOPES: TypeAdapter[Envelope] = TypeAdapter(Envelope)
+_FRAMES: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
+
+
+def parse_envelope(raw: str | bytes | dict[str, Any]) -> Envelope:
+    """Parse one server envelope (JSON text or dict); raises ``pydantic.ValidationError``."""
+    if isinstance(raw, dict):
+        return _ENVELOPES.validate_python(raw)
+    return _ENVELOPES.validate_json(raw)
+
+
+def parse_client_frame(raw: str | bytes | dict[str, Any]) -> ClientFrame:
+    """Parse one client frame (JSON text or dict); raises ``pydantic.ValidationError``."""
+    if isinstance(raw, dict):
+        return _FRAMES.validate_python(raw)
+    return _FRAMES.validate_json(raw)
