@@ -34,7 +34,39 @@ _KEEP = {
     "above",
     "below",
 }
-_STOPWORDS = sorted(set(STOPWORDS_EN_PLUS) - _KEEP)
+# Words people wrap questions in ("how much", "tell me", "please") carry no topic.
+_FILLER = {
+    "much",
+    "many",
+    "often",
+    "tell",
+    "know",
+    "want",
+    "please",
+    "anything",
+    "something",
+    "thing",
+    "things",
+    "also",
+    "ok",
+    "okay",
+    "hi",
+    "hello",
+    "thanks",
+    "thank",
+    "hey",
+    "would",
+    "could",
+    "should",
+    "can",
+    "im",
+    "ive",
+    "dont",
+    "doesnt",
+    "anyone",
+    "guys",
+}
+_STOPWORDS = sorted((set(STOPWORDS_EN_PLUS) - _KEEP) | _FILLER)
 
 
 @lru_cache(maxsize=1)

@@ -8,6 +8,8 @@ a client, because it can carry URLs, keys or stack details.
 from __future__ import annotations
 
 import logging
+import re
+import traceback
 
 from transport.protocol import ErrorCode, ErrorData
 
@@ -17,6 +19,7 @@ __all__ = [
     "ModelError",
     "NotFoundError",
     "describe_exception",
+    "redact",
 ]
 
 log = logging.getLogger("graphwire.errors")
@@ -57,6 +60,36 @@ class NotFoundError(GraphwireError):
     code = ErrorCode.NOT_FOUND
 
 
+_SECRET_PATTERNS = (
+    re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*"),  # a JWT
+    re.compile(r"\bsk-[\w-]{6,}"),  # an OpenAI-style key
+    re.compile(r"(?i)\bbearer\s+\S+"),
+    re.compile(r"(?i)\b(api[_-]?key|token|secret|password|authorization)(\s*[=:]\s*)\S+"),
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with anything that looks like a key, token or password replaced by ``***``.
+
+    >>> redact("failed: api_key=sk-abcdef123456")
+    'failed: api_key=***'
+    """
+    for pattern in _SECRET_PATTERNS:
+        if pattern.groups:
+            text = pattern.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
+        else:
+            text = pattern.sub("***", text)
+    return text
+
+
+def _log_unexpected(exc: BaseException) -> None:
+    """Log an unknown exception with its stack; its message is redacted first."""
+    stack = "".join(traceback.format_tb(exc.__traceback__))
+    log.error(
+        "unexpected error in a run: %s: %s\n%s", type(exc).__qualname__, redact(str(exc)), stack
+    )
+
+
 _GENERIC = {
     ErrorCode.MODEL_ERROR: "The language model failed to answer.",
     ErrorCode.TIMEOUT: "The answer took too long and was abandoned.",
@@ -79,7 +112,7 @@ def describe_exception(exc: BaseException) -> ErrorData:
     provider = _describe_provider_error(exc)
     if provider is not None:
         return provider
-    log.error("unexpected error in a run", exc_info=exc)
+    _log_unexpected(exc)
     return ErrorData(
         code=ErrorCode.PROCESSING_ERROR,
         message=_GENERIC[ErrorCode.PROCESSING_ERROR],

@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import time
+from contextlib import aclosing
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -56,8 +57,10 @@ async def stream_answer(
         {"configurable": {"thread_id": session_id}, "metadata": {"graphwire_run_id": run_id}},
         version="v2",
     )
-    async for envelope in transform(events, run_id=run_id, session_id=session_id, clock=clock):
-        yield envelope
+    envelopes = transform(events, run_id=run_id, session_id=session_id, clock=clock)
+    async with aclosing(envelopes):  # closing this generator closes the graph's stream too
+        async for envelope in envelopes:
+            yield envelope
 
 
 async def ask(

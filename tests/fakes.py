@@ -1,0 +1,126 @@
+"""Chat models for tests. All go through LangChain's real callback system (BaseChatModel)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+from agents.offline_model import OfflineChatModel
+
+
+def scripted_model(*replies: str) -> GenericFakeChatModel:
+    """LangChain's own fake: streams each reply (split on spaces) through the callbacks."""
+    return GenericFakeChatModel(messages=iter([AIMessage(content=r) for r in replies]))
+
+
+class FailingChatModel(BaseChatModel):
+    """Streams ``tokens`` then raises ``error``."""
+
+    tokens: list[str]
+    error: BaseException
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    @property
+    def _llm_type(self) -> str:
+        return "failing-fake"
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        raise self.error
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        for token in self.tokens:
+            yield ChatGenerationChunk(message=AIMessageChunk(content=token))
+        raise self.error
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        for token in self.tokens:
+            await asyncio.sleep(0)
+            yield ChatGenerationChunk(message=AIMessageChunk(content=token))
+        raise self.error
+
+
+@dataclass
+class StreamProbe:
+    """What a :class:`ProbedOfflineModel` saw: words sent, and whether its stream was closed."""
+
+    words: int = 0
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+    closed_early: bool = False
+    finished: bool = False
+    prompts: list[list[BaseMessage]] = field(default_factory=list)
+
+
+class ProbedOfflineModel(OfflineChatModel):
+    """The offline model, reporting its streaming to a :class:`StreamProbe`."""
+
+    probe: StreamProbe
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        self.probe.prompts.append(list(messages))
+        self.probe.started.set()
+        try:
+            async for chunk in super()._astream(messages, stop, run_manager, **kwargs):
+                self.probe.words += 1
+                yield chunk
+            self.probe.finished = True
+        finally:
+            if not self.probe.finished:
+                self.probe.closed_early = True
+
+
+class NonStreamingModel(BaseChatModel):
+    """Answers in one piece (no ``_astream``), like a provider without streaming."""
+
+    reply: str
+
+    @property
+    def _llm_type(self) -> str:
+        return "non-streaming-fake"
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        message = AIMessage(
+            content=self.reply,
+            response_metadata={"finish_reason": "stop", "model_name": "one-piece"},
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])

@@ -1,0 +1,74 @@
+"""Routing with the offline classifier and the model classifier's fallback."""
+
+from __future__ import annotations
+
+from langchain_core.messages import AIMessage, HumanMessage
+
+from agents import DomainPack, KnowledgeBase, ModelClassifier, OfflineClassifier
+from tests.fakes import scripted_model
+
+
+def _offline(pack: DomainPack, kb: KnowledgeBase) -> OfflineClassifier:
+    return OfflineClassifier(pack, extra_vocabulary=kb.vocabulary)
+
+
+async def test_a_clear_question_routes_with_high_confidence(
+    minipack: DomainPack, mini_kb: KnowledgeBase
+) -> None:
+    decision = await _offline(minipack, mini_kb).classify("What does error F3 mean?", [])
+    assert decision.agent == "faults" and decision.confidence > 0.7 and not decision.follow_up
+
+
+async def test_an_off_topic_question_has_low_confidence_and_goes_to_the_fallback(
+    minipack: DomainPack, mini_kb: KnowledgeBase
+) -> None:
+    decision = await _offline(minipack, mini_kb).classify("Who painted the Mona Lisa?", [])
+    assert decision.agent == "general" and decision.confidence < 0.1
+
+
+async def test_confidence_orders_clear_over_ambiguous(
+    minipack: DomainPack, mini_kb: KnowledgeBase
+) -> None:
+    classifier = _offline(minipack, mini_kb)
+    clear = classifier.score("How do I descale the kettle with citric acid?")
+    vague = classifier.score("kettle")
+    assert clear.agent == "care" and clear.confidence > vague.confidence
+
+
+async def test_a_short_follow_up_stays_with_the_previous_agent(
+    minipack: DomainPack, mini_kb: KnowledgeBase
+) -> None:
+    history = [HumanMessage("What does error F3 mean?"), AIMessage("Sensor failed.", name="faults")]
+    decision = await _offline(minipack, mini_kb).classify("Can I fix it at home?", history)
+    assert decision.agent == "faults" and decision.follow_up
+    assert decision.reason == "follow-up to the previous question"
+    alone = await _offline(minipack, mini_kb).classify("Can I fix it at home?", [])
+    assert alone.agent == "general" and not alone.follow_up
+
+
+async def test_an_off_topic_question_is_no_follow_up(
+    minipack: DomainPack, mini_kb: KnowledgeBase
+) -> None:
+    history = [HumanMessage("What does error F3 mean?"), AIMessage("Sensor failed.", name="faults")]
+    decision = await _offline(minipack, mini_kb).classify("What is the capital of France?", history)
+    assert decision.agent == "general" and not decision.follow_up
+
+
+async def test_model_classifier_uses_a_valid_answer(minipack: DomainPack) -> None:
+    model = scripted_model('Sure: {"agent": "care", "confidence": 0.7, "reason": "cleaning"}')
+    classifier = ModelClassifier(minipack, model, fallback=OfflineClassifier(minipack))
+    decision = await classifier.classify("How do I clean it?", [])
+    assert (decision.agent, decision.confidence, decision.reason) == ("care", 0.7, "cleaning")
+
+
+async def test_model_classifier_falls_back_on_unknown_agent_or_bad_json(
+    minipack: DomainPack,
+) -> None:
+    for reply in ('{"agent": "weather", "confidence": 0.9}', "no idea", '{"agent": "care"}',
+                  '{"agent": "care", "confidence": 7}'):  # fmt: skip
+        classifier = ModelClassifier(
+            minipack, scripted_model(reply), fallback=OfflineClassifier(minipack)
+        )
+        decision = await classifier.classify("What does error F3 mean?", [])
+        assert decision.agent == "faults", reply
+        assert decision.reason.startswith("model routing unusable, offline routing used"), reply
