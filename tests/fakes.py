@@ -12,6 +12,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import ConfigDict
 
 from agents.offline_model import OfflineChatModel
 
@@ -27,7 +28,7 @@ class FailingChatModel(BaseChatModel):
     tokens: list[str]
     error: BaseException
 
-    model_config = {"arbitrary_types_allowed": True}
+    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     @property
     def _llm_type(self) -> str:
@@ -82,7 +83,7 @@ class ProbedOfflineModel(OfflineChatModel):
 
     probe: StreamProbe
 
-    model_config = {"arbitrary_types_allowed": True}
+    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     async def _astream(
         self,

@@ -49,7 +49,7 @@ def test_a_broken_pack_gets_a_clear_error(tmp_path: Path, edit, message: str) ->
 
 
 def test_missing_manifest_or_docs(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="no pack.toml"):
+    with pytest.raises(ConfigurationError, match=r"no pack\.toml"):
         load_pack(tmp_path)
     root = _copy(tmp_path)
     shutil.rmtree(root / "docs")

@@ -12,8 +12,8 @@ Example:
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from langchain_core.messages import HumanMessage
@@ -41,7 +41,7 @@ async def stream_answer(
     session_id: str | None = None,
     run_id: str | None = None,
     clock: Callable[[], float] = time.monotonic,
-) -> AsyncIterator[RunEnvelope]:
+) -> AsyncGenerator[RunEnvelope, None]:
     """Yield the envelopes of one run: ``question`` asked in conversation ``session_id``.
 
     A missing ``session_id`` starts a new conversation (read it from any envelope). An empty

@@ -298,7 +298,7 @@ async def transform(
     run_id: str,
     session_id: str,
     clock: Callable[[], float] = time.monotonic,
-) -> AsyncIterator[RunEnvelope]:
+) -> AsyncGenerator[RunEnvelope, None]:
     """Yield the run's envelopes for an ``astream_events(version="v2")`` stream.
 
     The event stream is always closed before the last envelope is yielded, so cancelling the
