@@ -16,7 +16,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import bm25s
@@ -26,6 +26,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field, ValidationError
 
 from agents.packs import DomainPack
+from agents.retrieval import KnowledgeBase
 from agents.text import tokenize, tokenize_many
 from transport.markers import INTERNAL_TAG
 
@@ -62,24 +63,38 @@ def _previous_turn(history: Sequence[BaseMessage]) -> tuple[str, str | None]:
 
 
 class OfflineClassifier:
-    """BM25 similarity to each agent's description and examples, with a calibrated confidence.
+    """Routes by BM25 evidence from two places, with a confidence that means something.
 
-    Confidence multiplies three shares, each 0..1: how much of the question the pack's vocabulary
-    knows at all, how far the best agent leads the runner-up, and how strong the best match is
-    compared with a typical example-to-example match in this pack. Below ``threshold`` the
-    question goes to the pack's fallback agent, unless it reads as a follow-up of the previous
-    turn.
+    Evidence for an agent comes from its profile (label, description and example questions) and,
+    when a knowledge base is given, from the documents it owns (those in its scope and in no
+    narrower agent's; the fallback agent owns what no specialist covers). Each source is scaled
+    to the best agent's score, then they are summed with ``profile_weight`` and
+    ``document_weight``.
+
+    *Fit* says whether the question belongs to the pack at all: the squared share of its terms
+    the pack knows (an off-topic question scores near 0) times how strong the best match is
+    against a typical match of the pack's own example questions. Below ``threshold`` the question
+    goes to the fallback agent with ``confidence = fit``. Otherwise ``confidence`` is fit times
+    the square root of the best agent's relative lead over the runner-up. A question routed with
+    confidence below ``follow_up_below`` is re-read together with the previous question; if that
+    points to the previous turn's agent, it is a follow-up.
     """
 
     def __init__(
         self,
         pack: DomainPack,
         *,
-        threshold: float = 0.25,
-        extra_vocabulary: frozenset[str] = frozenset(),
+        knowledge_base: KnowledgeBase | None = None,
+        threshold: float = 0.2,
+        follow_up_below: float = 0.25,
+        profile_weight: float = 0.5,
+        document_weight: float = 1.0,
     ) -> None:
         self.pack = pack
+        self.kb = knowledge_base
         self.threshold = threshold
+        self.follow_up_below = follow_up_below
+        self.weights = (profile_weight, document_weight if knowledge_base else 0.0)
         self._owners: list[str] = []
         profiles: list[str] = []
         for agent in pack.agents:
@@ -87,49 +102,73 @@ class OfflineClassifier:
                 profiles.append(text)
                 self._owners.append(agent.name)
         self._index = bm25s.BM25()
-        tokens = tokenize_many(profiles)
-        self._index.index(tokens, show_progress=False)
-        self._vocab = set(self._index.vocab_dict) | set(extra_vocabulary)
+        self._index.index(tokenize_many(profiles), show_progress=False)
         self._known = set(self._index.vocab_dict)
-        self._reference = self._typical_match(tokens)
+        self._vocab = self._known | (knowledge_base.vocabulary if knowledge_base else set())
+        self._doc_owners = self._own_documents(knowledge_base) if knowledge_base else []
+        examples = [e for a in pack.agents for e in a.examples] or profiles
+        self._reference = (
+            self._typical(lambda q: max(self._profile(q).values()), examples),
+            self._typical(lambda q: max(self._documents(q).values()), examples),
+        )
 
-    def _typical_match(self, tokens: list[list[str]]) -> float:
-        """Median best score of an example against the other agents' and its own other examples."""
-        best: list[float] = []
-        for i, terms in enumerate(tokens):
-            scores = self._raw_scores(terms)
-            scores[i] = 0.0
-            if scores.max() > 0:
-                best.append(float(scores.max()))
-        return float(np.median(best)) if best else 1.0
+    def _own_documents(self, kb: KnowledgeBase) -> list[tuple[str, ...]]:
+        """For each chunk, the agents that own it."""
+        owned: list[tuple[str, ...]] = []
+        for chunk in kb.chunks:
+            mine = tuple(a.name for a in self.pack.agents if not a.fallback and a.covers(chunk.doc))
+            owned.append(mine or (self.pack.fallback_agent.name,))
+        return owned
 
-    def _raw_scores(self, terms: list[str]) -> np.ndarray:
-        known = [t for t in terms if t in self._known]
-        if not known:
-            return np.zeros(len(self._owners))
-        return np.asarray(self._index.get_scores(known), dtype=float)
+    @staticmethod
+    def _typical(best: Callable[[str], float], questions: Sequence[str]) -> float:
+        scores = [s for s in (best(q) for q in questions) if s > 0]
+        return float(np.median(scores)) if scores else 1.0
 
-    def score(self, question: str) -> Classification:
-        """Route one question on its own words."""
-        terms = tokenize(question)
-        raw = self._raw_scores(terms)
-        per_agent: dict[str, float] = {}
+    def _profile(self, question: str) -> dict[str, float]:
+        """Per agent: best example match plus half the second best."""
+        known = [t for t in tokenize(question) if t in self._known]
+        raw = np.zeros(len(self._owners))
+        if known:
+            raw = np.asarray(self._index.get_scores(known), dtype=float)
+        out: dict[str, float] = {}
         for name in self.pack.agent_names:
             mine = np.sort(raw[[o == name for o in self._owners]])[::-1]
-            per_agent[name] = float(mine[0] + 0.5 * mine[1]) if len(mine) > 1 else float(mine[0])
-        ranked = sorted(per_agent.items(), key=lambda kv: -kv[1])
-        (top, s1), (_, s2) = ranked[0], ranked[1]
-        if s1 <= 0 or not terms:
-            return Classification(
-                agent=self.pack.fallback_agent.name,
-                confidence=0.0,
-                reason="no agent matches the question",
-            )
-        coverage = sum(t in self._vocab for t in terms) / len(terms)
-        margin = (s1 - s2) / (s1 + s2)
-        strength = 1 - math.exp(-s1 / self._reference)
-        confidence = round(min(1.0, coverage * math.sqrt(margin) * strength), 3)
-        return Classification(agent=top, confidence=confidence, reason="lexical match")
+            out[name] = float(mine[0] + 0.5 * mine[1]) if len(mine) > 1 else float(mine[0])
+        return out
+
+    def _documents(self, question: str) -> dict[str, float]:
+        """Per agent: the best score of a chunk it owns."""
+        out = dict.fromkeys(self.pack.agent_names, 0.0)
+        if self.kb is None:
+            return out
+        for score, owners in zip(self.kb.scores(question), self._doc_owners, strict=True):
+            for name in owners:
+                out[name] = max(out[name], float(score))
+        return out
+
+    def score(self, question: str) -> Classification:
+        """Route one question on its own words; a question that fits no agent gets the fallback."""
+        terms = tokenize(question)
+        profile, documents = self._profile(question), self._documents(question)
+        best_p, best_d = max(profile.values()), max(documents.values())
+        fallback = self.pack.fallback_agent.name
+        if not terms or best_p + best_d <= 0:
+            return Classification(agent=fallback, confidence=0.0, reason="no agent matches")
+        wp, wd = self.weights
+        combined = {
+            n: wp * profile[n] / (best_p or 1.0) + wd * documents[n] / (best_d or 1.0)
+            for n in self.pack.agent_names
+        }
+        (top, c1), (_, c2) = sorted(combined.items(), key=lambda kv: -kv[1])[:2]
+        ref_p, ref_d = self._reference
+        strength = max(1 - math.exp(-best_p / ref_p), 1 - math.exp(-best_d / ref_d))
+        fit = self.knows(question) ** 2 * strength  # does the question belong here at all?
+        if fit < self.threshold:
+            reason = f"fits no agent well (best: {top}); the {fallback} agent answers"
+            return Classification(agent=fallback, confidence=round(fit, 3), reason=reason)
+        confidence = fit * math.sqrt((c1 - c2) / c1)  # ...and how clearly to this agent?
+        return Classification(agent=top, confidence=round(confidence, 3), reason="lexical match")
 
     def knows(self, question: str) -> float:
         """Share of the question's terms that the pack (agents and documents) knows at all."""
@@ -138,7 +177,7 @@ class OfflineClassifier:
 
     async def classify(self, question: str, history: Sequence[BaseMessage]) -> Classification:
         decision = self.score(question)
-        if decision.confidence >= self.threshold:
+        if decision.confidence >= self.follow_up_below:
             return decision
         previous, previous_agent = _previous_turn(history)
         # A follow-up ("and the base?") speaks the pack's language but too briefly to route;
@@ -149,14 +188,7 @@ class OfflineClassifier:
                 return joint.model_copy(
                     update={"follow_up": True, "reason": "follow-up to the previous question"}
                 )
-        fallback = self.pack.fallback_agent.name
-        if decision.agent == fallback:
-            return decision
-        return Classification(
-            agent=fallback,
-            confidence=decision.confidence,
-            reason=f"low confidence for {decision.agent}; the {fallback} agent answers",
-        )
+        return decision
 
 
 _JSON_OBJECT = re.compile(r"\{.*\}", re.S)

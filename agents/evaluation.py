@@ -86,7 +86,7 @@ async def evaluate_pack(
     if unknown:
         raise ConfigurationError(f"the question file names agents the pack lacks: {unknown}")
     kb = knowledge_base or KnowledgeBase.from_pack(pack)
-    classifier = classifier or OfflineClassifier(pack, extra_vocabulary=kb.vocabulary)
+    classifier = classifier or OfflineClassifier(pack, knowledge_base=kb)
     routed_ok = retrieved_ok = 0
     per_agent: dict[str, list[bool]] = {name: [] for name in pack.agent_names}
     misses: list[EvalMiss] = []

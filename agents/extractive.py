@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import statistics
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ NOTHING_FOUND = (
     "I could not find anything about that in the knowledge base, so I can't answer it. "
     "Try rephrasing the question or asking about something the documentation covers."
 )
-MIN_COVERAGE = 0.3  # share of the question's weight the best sentence must match
+MIN_COVERAGE = 0.4  # share of the question's weight the best sentence must match
 KEEP_RATIO = 0.55  # other sentences must score at least this share of the best one
 
 
@@ -61,18 +62,31 @@ def _sentences(passages: Sequence[Passage]) -> list[_Sentence]:
             else:
                 header = None
                 lines.append(line)
+        # A sentence is read under its heading: "### E15 Cell undervoltage" scopes what follows.
+        heading = frozenset(tokenize(passage.title.split(" › ")[-1]))
         for text in split_sentences("\n".join(lines)):
             if len(text) > 12:
-                found.append(_Sentence(text, p_index, len(found), frozenset(tokenize(text))))
+                terms = frozenset(tokenize(text)) | heading
+                found.append(_Sentence(text, p_index, len(found), terms))
     return found
 
 
 def _weights(question: str, context: str, sentences: list[_Sentence]) -> dict[str, float]:
-    """IDF of each question term over the candidate sentences; earlier turns weigh half."""
+    """IDF of each question term over the candidate sentences; earlier turns weigh half.
+
+    A term no sentence contains weighs the median of the others: casual words ("wrong",
+    "guys") should not sink a good match, yet a question mostly about absent things still fails.
+    """
     df = Counter(t for s in sentences for t in s.terms)
     n = len(sentences)
-    weights = {t: 0.5 * math.log(1 + n / (1 + df[t])) for t in tokenize(context)}
-    weights.update({t: math.log(1 + n / (1 + df[t])) for t in tokenize(question)})
+
+    def idf(term: str) -> float:
+        return math.log(1 + n / (1 + df[term]))
+
+    present = [idf(t) for t in tokenize(question) if df[t]]
+    absent = statistics.median(present) if present else math.log(1 + n)
+    weights = {t: 0.5 * (idf(t) if df[t] else absent) for t in tokenize(context)}
+    weights.update({t: idf(t) if df[t] else absent for t in tokenize(question)})
     return weights
 
 
@@ -108,7 +122,8 @@ def compose_answer(
             break
         if all(s.terms != c.terms for c in chosen):
             chosen.append(s)
-    return _cite(sorted(chosen, key=lambda s: s.position), passages)
+    rank = {s.passage: i for i, s in reversed(list(enumerate(chosen)))}
+    return _cite(sorted(chosen, key=lambda s: (rank[s.passage], s.position)), passages)
 
 
 def _cite(chosen: list[_Sentence], passages: Sequence[Passage]) -> str:

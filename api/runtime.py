@@ -38,7 +38,7 @@ def create_model(settings: Settings, spec: str | None = None) -> BaseChatModel:
 
 
 def create_classifier(settings: Settings, pack: DomainPack, kb: KnowledgeBase) -> Classifier:
-    offline = OfflineClassifier(pack, extra_vocabulary=kb.vocabulary)
+    offline = OfflineClassifier(pack, knowledge_base=kb)
     if settings.classifier_model is None:
         return offline
     model = create_model(settings, settings.classifier_model)

@@ -116,7 +116,7 @@ def build_graph(
         raise ConfigurationError(f"an agent may not be called {CLASSIFY_NODE!r}")
     model = model or OfflineChatModel()
     kb = knowledge_base or KnowledgeBase.from_pack(pack)
-    classifier = classifier or OfflineClassifier(pack, extra_vocabulary=kb.vocabulary)
+    classifier = classifier or OfflineClassifier(pack, knowledge_base=kb)
 
     builder = StateGraph(ConversationState)
     # langgraph's overloads do not cover a plain async callable returning a dict update.

@@ -9,7 +9,7 @@ from tests.fakes import scripted_model
 
 
 def _offline(pack: DomainPack, kb: KnowledgeBase) -> OfflineClassifier:
-    return OfflineClassifier(pack, extra_vocabulary=kb.vocabulary)
+    return OfflineClassifier(pack, knowledge_base=kb)
 
 
 async def test_a_clear_question_routes_with_high_confidence(
@@ -39,11 +39,12 @@ async def test_a_short_follow_up_stays_with_the_previous_agent(
     minipack: DomainPack, mini_kb: KnowledgeBase
 ) -> None:
     history = [HumanMessage("What does error F3 mean?"), AIMessage("Sensor failed.", name="faults")]
-    decision = await _offline(minipack, mini_kb).classify("Can I fix it at home?", history)
+    decision = await _offline(minipack, mini_kb).classify("and after unplugging?", history)
     assert decision.agent == "faults" and decision.follow_up
     assert decision.reason == "follow-up to the previous question"
-    alone = await _offline(minipack, mini_kb).classify("Can I fix it at home?", [])
+    alone = await _offline(minipack, mini_kb).classify("and after unplugging?", [])
     assert alone.agent == "general" and not alone.follow_up
+    assert alone.reason == "fits no agent well (best: faults); the general agent answers"
 
 
 async def test_an_off_topic_question_is_no_follow_up(

@@ -37,7 +37,7 @@ async def test_a_follow_up_sees_the_earlier_turn_across_restarts(
         graph = build_graph(
             pack=minipack, model=ProbedOfflineModel(probe=probe, token_delay=0), checkpointer=saver
         )
-        out = await collect(stream_answer(graph, "Can I fix it at home?", session_id="s_multi"))
+        out = await collect(stream_answer(graph, "and after unplugging?", session_id="s_multi"))
         state = await graph.aget_state({"configurable": {"thread_id": "s_multi"}})
 
     assert_run_invariants(out, reason="complete")

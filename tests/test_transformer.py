@@ -75,8 +75,8 @@ async def test_answer_stream_becomes_exactly_these_envelopes(clock: Callable[[],
         _env(0, "workflow_step", {"step": "classify", "status": "started",
                                   "label": "Routing your question..."}),
         _env(1, "workflow_step", {"step": "classify", "status": "completed",
-                                  "label": "Routed to faults (98%)", "agent": "faults",
-                                  "confidence": 0.985, "detail": "lexical match"}),
+                                  "label": "Routed to faults (91%)", "agent": "faults",
+                                  "confidence": 0.909, "detail": "lexical match"}),
         _env(2, "workflow_step", {"step": "retrieve", "status": "started",
                                   "label": "Searching knowledge base..."}),
         _env(3, "workflow_step", {"step": "retrieve", "status": "completed",
@@ -88,7 +88,7 @@ async def test_answer_stream_becomes_exactly_these_envelopes(clock: Callable[[],
         _env(n, "workflow_step", {"step": "generate", "status": "completed",
                                   "label": "Answer ready"}),
         _env(n + 1, "final", {
-            "text": F3_ANSWER, "agent": "faults", "confidence": 0.985, "sources": F3_SOURCES,
+            "text": F3_ANSWER, "agent": "faults", "confidence": 0.909, "sources": F3_SOURCES,
             "message_id": _answer_message_id(events), "model": "graphwire-offline",
             "finish_reason": "stop",
             "usage": {"input_tokens": 105, "output_tokens": 21, "total_tokens": 126},
@@ -113,7 +113,10 @@ async def test_classifier_tokens_never_become_text(clock: Callable[[], float]) -
 
     assert_run_invariants(out, reason="complete")
     text = "".join(e.data.delta for e in out if e.type == "text")  # type: ignore[union-attr]
-    assert text == "Descale the K2 every 4 weeks in hard-water areas. [care/descaling#0]"
+    assert text == (
+        "Descale the K2 every 4 weeks in hard-water areas. Use a solution of one part citric acid "
+        "to ten parts water. Do not use vinegar, because it damages the seal. [care/descaling#0]"
+    )
     assert out[-2].data.text == text  # type: ignore[union-attr]
     step = out[1].to_wire()["data"]
     assert step == {"step": "classify", "status": "completed", "label": "Routed to care (80%)",
