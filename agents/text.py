@@ -35,37 +35,11 @@ _KEEP = {
     "below",
 }
 # Words people wrap questions in ("how much", "tell me", "please") carry no topic.
-_FILLER = {
-    "much",
-    "many",
-    "often",
-    "tell",
-    "know",
-    "want",
-    "please",
-    "anything",
-    "something",
-    "thing",
-    "things",
-    "also",
-    "ok",
-    "okay",
-    "hi",
-    "hello",
-    "thanks",
-    "thank",
-    "hey",
-    "would",
-    "could",
-    "should",
-    "can",
-    "im",
-    "ive",
-    "dont",
-    "doesnt",
-    "anyone",
-    "guys",
-}
+_FILLER = set(
+    "much many often tell know want please anything something thing things also ok okay hi "
+    "hello thanks thank hey would could should can im ive dont doesnt anyone guys mean means "
+    "meaning wrong happen happens explain say says".split()
+)
 _STOPWORDS = sorted((set(STOPWORDS_EN_PLUS) - _KEEP) | _FILLER)
 
 
