@@ -36,9 +36,46 @@ _KEEP = {
 }
 # Words people wrap questions in ("how much", "tell me", "please") carry no topic.
 _FILLER = set(
-    "much many often tell know want please anything something thing things also ok okay hi "
-    "hello thanks thank hey would could should can im ive dont doesnt anyone guys mean means "
-    "meaning wrong happen happens explain say says".split()
+    [
+        "much",
+        "many",
+        "often",
+        "tell",
+        "know",
+        "want",
+        "please",
+        "anything",
+        "something",
+        "thing",
+        "things",
+        "also",
+        "ok",
+        "okay",
+        "hi",
+        "hello",
+        "thanks",
+        "thank",
+        "hey",
+        "would",
+        "could",
+        "should",
+        "can",
+        "im",
+        "ive",
+        "dont",
+        "doesnt",
+        "anyone",
+        "guys",
+        "mean",
+        "means",
+        "meaning",
+        "wrong",
+        "happen",
+        "happens",
+        "explain",
+        "say",
+        "says",
+    ]
 )
 _STOPWORDS = sorted((set(STOPWORDS_EN_PLUS) - _KEEP) | _FILLER)
 
