@@ -219,4 +219,9 @@ def show_graph(pack: PackOption = None) -> None:
         graph = build_graph(pack=load_pack(pack))
     except GraphwireError as exc:
         raise _fail(Console(stderr=True), exc.message) from None
-    print(graph.get_graph().draw_mermaid())
+    drawing = graph.get_graph()
+    for key, node in list(
+        drawing.nodes.items()
+    ):  # node metadata is for the transformer, not a reader
+        drawing.nodes[key] = node._replace(metadata=None)
+    print(drawing.draw_mermaid())

@@ -9,7 +9,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
@@ -95,6 +95,23 @@ def _specialist_node(agent: AgentSpec, retriever: BaseRetriever, model: BaseChat
     return answer
 
 
+def _router(pack: DomainPack) -> Callable[[ConversationState], str]:
+    """The conditional edge out of ``classify``, typed ``Literal[<the pack's agent names>]``.
+
+    The routes depend on the pack, so the ``Literal`` is made when the graph is built; LangGraph
+    reads it to know (and draw) every edge, and an unknown agent falls back rather than failing.
+    """
+    names = pack.agent_names
+    fallback = pack.fallback_agent.name
+
+    def route(state: ConversationState) -> str:
+        agent = state.get("agent", "")
+        return agent if agent in names else fallback
+
+    route.__annotations__["return"] = Literal[names]  # Literal["specs", "maintenance", ...]
+    return route
+
+
 def build_graph(
     *,
     pack: DomainPack | None = None,
@@ -132,12 +149,7 @@ def build_graph(
         )
         builder.add_edge(agent.name, END)
     builder.add_edge(START, CLASSIFY_NODE)
-    routes: dict[str, str] = {name: name for name in pack.agent_names}
-
-    def route(state: ConversationState) -> str:
-        return routes.get(state.get("agent", ""), pack.fallback_agent.name)
-
-    builder.add_conditional_edges(CLASSIFY_NODE, route, routes)  # type: ignore[arg-type]
+    builder.add_conditional_edges(CLASSIFY_NODE, _router(pack))
     return builder.compile(
         checkpointer=checkpointer if checkpointer is not None else InMemorySaver(),
         name="graphwire",

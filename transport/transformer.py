@@ -110,14 +110,18 @@ class RunTransformer:
     def ended(self) -> bool:
         return self._ended
 
+    def start(self) -> None:
+        """Start the run's clock (timing is measured from here); ``feed`` starts it otherwise."""
+        if self._started_at is None:
+            self._started_at = self.clock()
+
     # ------------------------------------------------------------------ events
 
     def feed(self, event: Mapping[str, Any]) -> list[RunEnvelope]:
         """Envelopes for one ``astream_events`` v2 event (often none)."""
         if self._ended:
             return []
-        if self._started_at is None:
-            self._started_at = self.clock()
+        self.start()
         kind = event.get("event")
         tags: Sequence[str] = event.get("tags") or ()
         metadata: Mapping[str, Any] = event.get("metadata") or {}
@@ -307,7 +311,7 @@ async def transform(
     graph yields ``end cancelled`` and then re-raises ``CancelledError`` on the next step.
     """
     machine = RunTransformer(run_id=run_id, session_id=session_id, clock=clock)
-    machine.feed({"event": "graphwire_run_start"})  # starts the clock at the run's start
+    machine.start()
     cancelled: asyncio.CancelledError | None = None
     try:
         # astream_events returns an async generator: closing it cancels the graph's task.
