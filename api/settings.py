@@ -48,3 +48,36 @@ class Settings(BaseSettings):
     request_timeout: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=2, ge=0)
     log_level: str = "INFO"
+
+    # --- server -----------------------------------------------------------------------------
+    host: str = Field(default="127.0.0.1", description="address `graphwire serve` binds")
+    port: int = Field(default=8000, ge=0, le=65535)
+    allowed_origins: list[str] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"],
+        description="Origins allowed for WebSocket handshakes and CORS; ['*'] allows any",
+    )
+    # --- authentication (off when neither key is set) ---------------------------------------
+    jwt_secret: SecretStr | None = Field(default=None, description="HS256 shared secret")
+    jwt_public_key: SecretStr | None = Field(default=None, description="RS256 public key (PEM)")
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    auth_timeout: float = Field(default=10.0, gt=0, description="seconds to send an auth frame")
+    # --- runs -------------------------------------------------------------------------------
+    run_retention: float = Field(
+        default=300.0, ge=0, description="seconds a finished run's log is kept"
+    )
+    resume_grace: float = Field(
+        default=30.0, ge=0, description="seconds a run waits for a listener"
+    )
+    max_log_envelopes: int = Field(default=20_000, ge=10, description="envelopes kept per run")
+    run_timeout: float = Field(default=300.0, gt=0, description="seconds a run may take")
+    # --- limits -----------------------------------------------------------------------------
+    max_message_chars: int = Field(default=8_000, ge=1, description="longest question accepted")
+    max_frame_bytes: int = Field(default=65_536, ge=256, description="largest client frame")
+    max_connections: int = Field(default=5_000, ge=1)
+    rate_limit_per_minute: int = Field(default=30, ge=1, description="messages per connection")
+    user_rate_limit_per_minute: int = Field(default=120, ge=1, description="messages per user")
+    idle_timeout: float = Field(default=300.0, gt=0, description="seconds a silent socket lives")
+    send_queue_size: int = Field(default=1_024, ge=8, description="envelopes queued per socket")
+    send_timeout: float = Field(default=10.0, gt=0, description="seconds a send may block")
+    ping_interval: float = Field(default=15.0, gt=0, description="seconds between keepalives")

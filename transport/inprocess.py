@@ -11,10 +11,11 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.messages import HumanMessage
 from langchain_core.runnables import Runnable
@@ -41,12 +42,14 @@ async def stream_answer(
     session_id: str | None = None,
     run_id: str | None = None,
     clock: Callable[[], float] = time.monotonic,
+    time_limit: float | None = None,
 ) -> AsyncGenerator[RunEnvelope, None]:
     """Yield the envelopes of one run: ``question`` asked in conversation ``session_id``.
 
     A missing ``session_id`` starts a new conversation (read it from any envelope). An empty
     question raises :class:`GraphwireError` (``EMPTY_MESSAGE``) before anything runs. Breaking
     out of the loop, or cancelling the task that iterates, stops the graph and the model call.
+    A run still going after ``time_limit`` seconds ends with an ``error`` ``TIMEOUT``.
     """
     if not question.strip():
         raise GraphwireError("the message is empty", code=ErrorCode.EMPTY_MESSAGE)
@@ -57,10 +60,24 @@ async def stream_answer(
         {"configurable": {"thread_id": session_id}, "metadata": {"graphwire_run_id": run_id}},
         version="v2",
     )
+    if time_limit is not None:
+        events = _with_deadline(events, asyncio.get_running_loop().time() + time_limit)
     envelopes = transform(events, run_id=run_id, session_id=session_id, clock=clock)
     async with aclosing(envelopes):  # closing this generator closes the graph's stream too
         async for envelope in envelopes:
             yield envelope
+
+
+async def _with_deadline(events: AsyncIterator[Any], deadline: float) -> AsyncIterator[Any]:
+    """The events, raising ``TimeoutError`` inside the stream once ``deadline`` passes."""
+    async with aclosing(cast(AsyncGenerator[Any, None], events)) as stream:
+        while True:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    event = await anext(stream)
+            except StopAsyncIteration:
+                return
+            yield event
 
 
 async def ask(

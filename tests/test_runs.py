@@ -1,0 +1,179 @@
+"""The run registry and event logs, in process (the server tests run the same over sockets)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from agents import DomainPack, OfflineChatModel
+from graph import build_graph
+from tests.conftest import assert_run_invariants
+from tests.fakes import ProbedOfflineModel, StreamProbe
+from transport.errors import GraphwireError, NotFoundError
+from transport.eventlog import MemoryEventLog
+from transport.protocol import EndData, EndEnvelope, ErrorCode, TextData, TextEnvelope
+from transport.runs import Run, RunRegistry
+
+Q = "What does error F3 mean?"
+
+
+def _registry(minipack: DomainPack, *, delay: float = 0.0, **kwargs: Any) -> RunRegistry:
+    graph = build_graph(pack=minipack, model=OfflineChatModel(token_delay=delay))
+    return RunRegistry(graph, **kwargs)
+
+
+async def _all(registry: RunRegistry, run: Run, after_seq: int = -1) -> list[Any]:
+    return [e async for e in registry.follow(run, after_seq=after_seq)]
+
+
+async def test_a_run_is_logged_and_replayed_from_any_seq(minipack: DomainPack) -> None:
+    registry = _registry(minipack)
+    run = await registry.start(question=Q, user_id="alice")
+    whole = await _all(registry, run)
+    assert_run_invariants(whole, reason="complete")
+    assert await _all(registry, run, after_seq=5) == whole[6:]
+    assert await _all(registry, run, after_seq=whole[-1].seq) == []
+    assert run.end_reason == "complete" and not run.active
+
+
+async def test_two_listeners_see_the_same_envelopes_live(minipack: DomainPack) -> None:
+    registry = _registry(minipack, delay=0.01)
+    run = await registry.start(question=Q, user_id="alice")
+    first, second = await asyncio.gather(_all(registry, run), _all(registry, run))
+    assert first == second
+    assert_run_invariants(first, reason="complete")
+
+
+async def test_busy_interrupt_and_enqueue(minipack: DomainPack) -> None:
+    registry = _registry(minipack, delay=0.02)
+    first = await registry.start(question=Q, user_id="alice", session_id="s_1")
+    with pytest.raises(GraphwireError) as busy:
+        await registry.start(question="How do I descale it?", user_id="alice", session_id="s_1")
+    assert (busy.value.code, busy.value.retryable) == (ErrorCode.BUSY, True)
+
+    queued = await registry.start(
+        question="How do I descale it?", user_id="alice", session_id="s_1", multitask="enqueue"
+    )
+    assert queued.active
+    first_out, queued_out = await asyncio.gather(_all(registry, first), _all(registry, queued))
+    assert_run_invariants(first_out, reason="complete")
+    assert_run_invariants(queued_out, reason="complete")
+    assert queued.finished_at is not None and first.finished_at is not None
+    assert queued.finished_at >= first.finished_at
+
+    third = await registry.start(question=Q, user_id="alice", session_id="s_1")
+    fourth = await registry.start(
+        question="How heavy is it?", user_id="alice", session_id="s_1", multitask="interrupt"
+    )
+    assert not third.active and third.end_reason == "cancelled"
+    assert_run_invariants(await _all(registry, third), reason="cancelled")
+    assert_run_invariants(await _all(registry, fourth), reason="complete")
+
+
+async def test_a_conversation_belongs_to_its_user(minipack: DomainPack) -> None:
+    registry = _registry(minipack)
+    run = await registry.start(question=Q, user_id="alice", session_id="s_alice")
+    for call in (
+        registry.start(question=Q, user_id="mallory", session_id="s_alice"),
+        registry.cancel_for(user_id="mallory", run_id=run.run_id),
+    ):
+        with pytest.raises(GraphwireError) as denied:
+            await call
+        assert denied.value.code == ErrorCode.FORBIDDEN
+    with pytest.raises(GraphwireError):
+        registry.subscribe("s_alice", user_id="mallory")
+    with pytest.raises(NotFoundError):
+        registry.get("r_nope", user_id="alice")
+    with pytest.raises(GraphwireError) as reused:
+        await registry.start(question=Q, user_id="alice", run_id=run.run_id)
+    assert reused.value.code == ErrorCode.INVALID_MESSAGE
+
+
+async def test_a_run_nobody_listens_to_is_cancelled_after_the_grace(minipack: DomainPack) -> None:
+    probe = StreamProbe()
+    graph = build_graph(pack=minipack, model=ProbedOfflineModel(probe=probe, token_delay=0.05))
+    registry = RunRegistry(graph, grace=0.2)
+    run = await registry.start(question=Q, user_id="alice")
+    await asyncio.wait_for(run.done.wait(), timeout=10)
+    assert run.end_reason == "cancelled" and probe.closed_early
+
+
+async def test_a_listener_coming_back_within_the_grace_keeps_the_run(minipack: DomainPack) -> None:
+    registry = _registry(minipack, delay=0.02, grace=0.3)
+    run = await registry.start(question=Q, user_id="alice")
+    seen: list[Any] = []
+    async for envelope in registry.follow(run):  # listen a little, then "drop"
+        seen.append(envelope)
+        if envelope.type == "text":
+            break
+    await asyncio.sleep(0.1)  # shorter than the grace
+    rest = await _all(registry, run, after_seq=seen[-1].seq)
+    assert_run_invariants(seen + rest, reason="complete")
+
+
+async def test_finished_runs_are_swept_after_the_retention(minipack: DomainPack) -> None:
+    now = [0.0]
+    graph = build_graph(pack=minipack, model=OfflineChatModel(token_delay=0))
+    registry = RunRegistry(graph, retention=60, clock=lambda: now[0])
+    run = await registry.start(question=Q, user_id="alice")
+    await _all(registry, run)
+    now[0] = 59.0
+    assert registry.sweep() == 0 and registry.get(run.run_id, user_id="alice") is run
+    now[0] = 61.0
+    assert registry.sweep() == 1
+    with pytest.raises(NotFoundError):
+        registry.get(run.run_id, user_id="alice")
+
+
+async def test_a_run_over_its_time_limit_ends_with_timeout(minipack: DomainPack) -> None:
+    registry = _registry(minipack, delay=0.05, run_timeout=0.3)
+    run = await registry.start(question=Q, user_id="alice")
+    out = await _all(registry, run)
+    assert_run_invariants(out, reason="error")
+    assert out[-2].data.code == ErrorCode.TIMEOUT and out[-2].data.retryable
+
+
+async def test_close_ends_every_active_run(minipack: DomainPack) -> None:
+    registry = _registry(minipack, delay=0.05)
+    runs = [await registry.start(question=Q, user_id=f"u{i}") for i in range(3)]
+    await asyncio.sleep(0.1)
+    await registry.close()
+    for run in runs:
+        assert run.end_reason == "cancelled"
+        assert_run_invariants(await _all(registry, run), reason="cancelled")
+    with pytest.raises(GraphwireError):
+        await registry.start(question=Q, user_id="alice")
+
+
+async def test_subscribers_hear_of_new_runs(minipack: DomainPack) -> None:
+    registry = _registry(minipack)
+    queue = registry.subscribe("s_sub", user_id="alice")
+    run = await registry.start(question=Q, user_id="alice", session_id="s_sub")
+    assert queue.get_nowait() is run
+    registry.unsubscribe("s_sub", queue)
+    await registry.start(
+        question="How heavy is it?", user_id="alice", session_id="s_sub", multitask="enqueue"
+    )
+    assert queue.empty()
+
+
+def _text(seq: int) -> TextEnvelope:
+    return TextEnvelope(
+        run_id="r", session_id="s", seq=seq, data=TextData(delta=f"{seq} ", agent="a")
+    )
+
+
+async def test_a_bounded_log_refuses_a_gap_instead_of_skipping() -> None:
+    log = MemoryEventLog("r", max_envelopes=3)
+    for seq in range(5):
+        await log.append(_text(seq))
+    await log.append(
+        EndEnvelope(run_id="r", session_id="s", seq=5, data=EndData(reason="complete"))
+    )
+    assert [e.seq async for e in log.follow(after_seq=2)] == [3, 4, 5]
+    with pytest.raises(NotFoundError, match="no longer keeps envelopes from seq 1"):
+        [e async for e in log.follow(after_seq=0)]
+    with pytest.raises(ValueError, match="expected seq"):
+        await MemoryEventLog("r", max_envelopes=3).append(_text(1))

@@ -1,0 +1,103 @@
+"""Per-run event logs: the run writes its envelopes once, any number of listeners read them.
+
+A listener reads from any position (``after_seq``): the envelopes already logged are replayed,
+then it follows live until the run's ``end``. That gives resume after a reconnect, several
+listeners on one run and SSE ``Last-Event-ID``. :class:`EventLog` is the interface; a Redis
+Streams log for several server processes can implement it without touching the routes.
+
+Example:
+    >>> log = MemoryEventLog("r_1", max_envelopes=1000)
+    >>> async for envelope in log.follow(after_seq=-1):   # doctest: +SKIP
+    ...     print(envelope.seq, envelope.type)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncGenerator
+from typing import Protocol
+
+from transport.errors import NotFoundError
+from transport.protocol import EndEnvelope, RunEnvelope
+
+__all__ = ["EventLog", "MemoryEventLog"]
+
+
+class EventLog(Protocol):
+    """What the run registry needs of a log."""
+
+    run_id: str
+
+    @property
+    def ended(self) -> bool:
+        """Whether the run's ``end`` envelope is in the log."""
+        ...
+
+    @property
+    def last_seq(self) -> int:
+        """The seq of the newest envelope; -1 while empty."""
+        ...
+
+    async def append(self, envelope: RunEnvelope) -> None:
+        """Add the next envelope (its seq must be ``last_seq + 1``)."""
+        ...
+
+    def follow(self, after_seq: int = -1) -> AsyncGenerator[RunEnvelope, None]:
+        """Envelopes with ``seq > after_seq``: replayed, then live, through ``end``.
+
+        Raises :class:`NotFoundError` when part of that range is no longer kept.
+        """
+        ...
+
+
+class MemoryEventLog:
+    """An in-process log, bounded to ``max_envelopes`` (the oldest are dropped first)."""
+
+    def __init__(self, run_id: str, *, max_envelopes: int) -> None:
+        self.run_id = run_id
+        self._items: deque[RunEnvelope] = deque()
+        self._first_seq = 0
+        self._max = max_envelopes
+        self._ended = False
+        self._appended = asyncio.Event()
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    @property
+    def last_seq(self) -> int:
+        return self._first_seq + len(self._items) - 1
+
+    async def append(self, envelope: RunEnvelope) -> None:
+        if self._ended:
+            raise RuntimeError(f"run {self.run_id} already ended")
+        if envelope.seq != self.last_seq + 1:
+            raise ValueError(f"expected seq {self.last_seq + 1}, got {envelope.seq}")
+        self._items.append(envelope)
+        if len(self._items) > self._max:
+            self._items.popleft()
+            self._first_seq += 1
+        self._ended = isinstance(envelope, EndEnvelope)
+        # Wake every reader at once, then arm a fresh event for the next append.
+        self._appended.set()
+        self._appended = asyncio.Event()
+
+    async def follow(self, after_seq: int = -1) -> AsyncGenerator[RunEnvelope, None]:
+        cursor = after_seq + 1
+        while True:
+            while cursor <= self.last_seq:
+                if cursor < self._first_seq:  # this reader fell behind the bound
+                    raise NotFoundError(
+                        f"run {self.run_id} no longer keeps envelopes from seq {cursor}; "
+                        f"the oldest kept is {self._first_seq}"
+                    )
+                envelope = self._items[cursor - self._first_seq]
+                cursor += 1
+                yield envelope
+                if isinstance(envelope, EndEnvelope):
+                    return
+            if self._ended:
+                return
+            await self._appended.wait()

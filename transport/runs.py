@@ -1,0 +1,367 @@
+"""The run registry: runs as tasks that outlive the connections that started them.
+
+Each run is a task that writes the transformer's envelopes to its own event log; WebSocket
+connections, SSE responses and in-process iterators read that log from any seq. Runs are
+serialised per session (``BUSY``, or ``multitask`` ``interrupt`` / ``enqueue``); a run nobody
+listens to for ``grace`` seconds is cancelled; a finished run's log is kept ``retention`` seconds.
+
+Example:
+    >>> registry = RunRegistry(graph)                                       # doctest: +SKIP
+    >>> run = await registry.start(question="How heavy is it?", user_id="alice")  # doctest: +SKIP
+    >>> async for envelope in registry.follow(run, after_seq=-1):           # doctest: +SKIP
+    ...     print(envelope.type)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from langchain_core.runnables import Runnable
+
+from transport.errors import GraphwireError, NotFoundError
+from transport.eventlog import EventLog, MemoryEventLog
+from transport.ids import new_run_id, new_session_id
+from transport.inprocess import stream_answer
+from transport.protocol import (
+    EndData,
+    EndEnvelope,
+    EndReason,
+    ErrorCode,
+    FinalEnvelope,
+    RunEnvelope,
+)
+
+__all__ = ["Multitask", "Run", "RunObserver", "RunRegistry"]
+
+log = logging.getLogger("graphwire.runs")
+
+Multitask = Literal["reject", "interrupt", "enqueue"]
+
+
+class RunObserver(Protocol):
+    """Told about runs starting and ending (metrics implement it)."""
+
+    def run_started(self) -> None: ...
+    def run_finished(self, reason: EndReason, first_token_ms: float | None) -> None: ...
+
+
+@dataclass(eq=False)
+class Run:
+    """One question and the graph's answer to it."""
+
+    run_id: str
+    session_id: str
+    user_id: str
+    question: str
+    log: EventLog
+    created_at: float
+    task: asyncio.Task[None] | None = None
+    finished_at: float | None = None
+    listeners: int = 0
+    end_reason: EndReason | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    _orphan_timer: asyncio.TimerHandle | None = None
+
+    @property
+    def active(self) -> bool:
+        return not self.done.is_set()
+
+
+@dataclass(eq=False)
+class _Session:
+    owner: str
+    runs: list[Run] = field(default_factory=list)  # started or queued, oldest first
+    subscribers: set[asyncio.Queue[Run]] = field(default_factory=set)
+
+    def active_runs(self) -> list[Run]:
+        return [r for r in self.runs if r.active]
+
+
+class RunRegistry:
+    """Starts, tracks, serves and cancels runs; one per server process."""
+
+    def __init__(
+        self,
+        graph: Runnable[Any, Any],
+        *,
+        retention: float = 300.0,
+        grace: float = 30.0,
+        max_log_envelopes: int = 20_000,
+        run_timeout: float | None = 300.0,
+        observer: RunObserver | None = None,
+        log_factory: Callable[[str], EventLog] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.graph = graph
+        self.retention = retention
+        self.grace = grace
+        self.run_timeout = run_timeout
+        self.observer = observer
+        self._log_factory = log_factory or (
+            lambda run_id: MemoryEventLog(run_id, max_envelopes=max_log_envelopes)
+        )
+        self.clock = clock
+        self._runs: dict[str, Run] = {}
+        self._sessions: dict[str, _Session] = {}
+        self._closing = False
+        self._background: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def active_count(self) -> int:
+        return sum(r.active for r in self._runs.values())
+
+    def get(self, run_id: str, *, user_id: str) -> Run:
+        """The run ``run_id`` if it is still kept and belongs to ``user_id``."""
+        run = self._runs.get(run_id)
+        if run is None:
+            raise NotFoundError(f"run {run_id} is unknown or no longer kept")
+        if run.user_id != user_id:
+            raise GraphwireError("this run belongs to another user", code=ErrorCode.FORBIDDEN)
+        return run
+
+    def check_session(self, session_id: str, *, user_id: str) -> bool:
+        """Whether the session exists; ``FORBIDDEN`` if it belongs to someone else."""
+        session = self._sessions.get(session_id)
+        if session is not None and session.owner != user_id:
+            raise GraphwireError(
+                "this conversation belongs to another user", code=ErrorCode.FORBIDDEN
+            )
+        return session is not None
+
+    def claim_session(self, session_id: str, *, user_id: str) -> None:
+        """Record ``user_id`` as the owner of ``session_id`` (checked first)."""
+        if not self.check_session(session_id, user_id=user_id):
+            self._sessions[session_id] = _Session(owner=user_id)
+
+    # ------------------------------------------------------------------ starting
+
+    async def start(
+        self,
+        *,
+        question: str,
+        user_id: str,
+        session_id: str | None = None,
+        run_id: str | None = None,
+        multitask: Multitask = "reject",
+    ) -> Run:
+        """Start a run (or queue it behind the session's running one).
+
+        Raises ``GraphwireError`` with ``EMPTY_MESSAGE``, ``BUSY``, ``FORBIDDEN`` or
+        ``INVALID_MESSAGE`` (a run id already in use); nothing is started then.
+        """
+        if self._closing:
+            raise GraphwireError("the server is shutting down", retryable=True)
+        if not question.strip():
+            raise GraphwireError("the message is empty", code=ErrorCode.EMPTY_MESSAGE)
+        if run_id is not None and run_id in self._runs:
+            raise GraphwireError(
+                f"run id {run_id} is already in use", code=ErrorCode.INVALID_MESSAGE
+            )
+        session_id = session_id or new_session_id()
+        self.claim_session(session_id, user_id=user_id)
+        session = self._sessions[session_id]
+        running = session.active_runs()
+        if running and multitask == "reject":
+            raise GraphwireError(
+                "a run is still going in this conversation; wait for its end or stop it",
+                code=ErrorCode.BUSY,
+                retryable=True,
+            )
+        if running and multitask == "interrupt":
+            for other in running:
+                await self.cancel(other)
+        run = Run(
+            run_id=run_id or new_run_id(),
+            session_id=session_id,
+            user_id=user_id,
+            question=question,
+            log=self._log_factory(run_id or ""),
+            created_at=self.clock(),
+        )
+        run.log.run_id = run.run_id
+        previous = session.active_runs()[-1] if multitask == "enqueue" and running else None
+        self._runs[run.run_id] = run
+        session.runs.append(run)
+        run.task = asyncio.create_task(self._execute(run, previous), name=f"run {run.run_id}")
+        if self.observer:
+            self.observer.run_started()
+        for queue in list(session.subscribers):
+            queue.put_nowait(run)
+        self._arm_orphan_timer(run)
+        return run
+
+    async def _execute(self, run: Run, previous: Run | None) -> None:
+        first_token_ms: float | None = None
+        try:
+            if previous is not None:
+                await previous.done.wait()
+            envelopes = stream_answer(
+                self.graph,
+                run.question,
+                session_id=run.session_id,
+                run_id=run.run_id,
+                time_limit=self.run_timeout,
+            )
+            async with aclosing(envelopes):
+                async for envelope in envelopes:
+                    if isinstance(envelope, FinalEnvelope):
+                        first_token_ms = envelope.data.timing.first_token_ms
+                    elif isinstance(envelope, EndEnvelope):
+                        run.end_reason = envelope.data.reason
+                    await run.log.append(envelope)
+        except asyncio.CancelledError:
+            await self._seal(run, "cancelled")
+            raise
+        except Exception:  # stream_answer turns graph failures into envelopes; this is ours
+            log.exception("run %s failed outside the graph", run.run_id)
+            await self._seal(run, "error")
+        finally:
+            self._mark_done(run, first_token_ms)
+
+    def _mark_done(self, run: Run, first_token_ms: float | None = None) -> None:
+        if run.done.is_set():
+            return
+        run.finished_at = self.clock()
+        run.done.set()
+        if self.observer:
+            self.observer.run_finished(run.end_reason or "cancelled", first_token_ms)
+
+    async def _settle(self, run: Run) -> None:
+        """After its task is gone: a task cancelled before it first ran never wrote its end."""
+        if run.active:
+            await self._seal(run, "cancelled")
+            self._mark_done(run)
+
+    async def _seal(self, run: Run, reason: EndReason) -> None:
+        """Write the ``end`` a run interrupted outside the transformer did not get to write."""
+        if not run.log.ended:
+            end = EndEnvelope(
+                run_id=run.run_id,
+                session_id=run.session_id,
+                seq=run.log.last_seq + 1,
+                data=EndData(reason=reason),
+            )
+            await run.log.append(end)
+            run.end_reason = reason
+
+    # ------------------------------------------------------------------ stopping
+
+    async def cancel(self, run: Run) -> None:
+        """Stop ``run`` and wait until its ``end`` is logged."""
+        if run.task is not None and not run.task.done():
+            run.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await run.task
+        await self._settle(run)
+
+    async def cancel_for(self, *, user_id: str, run_id: str) -> Run:
+        run = self.get(run_id, user_id=user_id)
+        await self.cancel(run)
+        return run
+
+    # ------------------------------------------------------------------ listening
+
+    async def follow(self, run: Run, *, after_seq: int = -1) -> AsyncGenerator[RunEnvelope, None]:
+        """The run's envelopes after ``after_seq``, replayed then live, while counted a listener."""
+        self._attach(run)
+        try:
+            async with aclosing(run.log.follow(after_seq)) as envelopes:
+                async for envelope in envelopes:
+                    yield envelope
+        finally:
+            self._detach(run)
+
+    def _attach(self, run: Run) -> None:
+        run.listeners += 1
+        if run._orphan_timer is not None:
+            run._orphan_timer.cancel()
+            run._orphan_timer = None
+
+    def _detach(self, run: Run) -> None:
+        run.listeners -= 1
+        self._arm_orphan_timer(run)
+
+    def _arm_orphan_timer(self, run: Run) -> None:
+        """A run with no listener is cancelled after the grace period, unless one comes back."""
+        if run.listeners > 0 or not run.active or run._orphan_timer is not None:
+            return
+        loop = asyncio.get_running_loop()
+        run._orphan_timer = loop.call_later(self.grace, self._cancel_orphan, run)
+
+    def _cancel_orphan(self, run: Run) -> None:
+        run._orphan_timer = None
+        if run.listeners == 0 and run.active:
+            log.info("run %s had no listener for %.0f s: cancelling it", run.run_id, self.grace)
+            task = asyncio.create_task(self.cancel(run))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    def subscribe(self, session_id: str, *, user_id: str) -> asyncio.Queue[Run]:
+        """A queue that receives every run started in ``session_id`` from now on."""
+        self.claim_session(session_id, user_id=user_id)
+        queue: asyncio.Queue[Run] = asyncio.Queue()
+        self._sessions[session_id].subscribers.add(queue)
+        return queue
+
+    def unsubscribe(self, session_id: str, queue: asyncio.Queue[Run]) -> None:
+        session = self._sessions.get(session_id)
+        if session is not None:
+            session.subscribers.discard(queue)
+
+    def active_runs(self, session_id: str) -> list[Run]:
+        session = self._sessions.get(session_id)
+        return session.active_runs() if session else []
+
+    # ------------------------------------------------------------------ housekeeping
+
+    async def forget_session(self, session_id: str, *, user_id: str) -> None:
+        """Stop the session's runs and forget it (its conversation is deleted by the caller)."""
+        if not self.check_session(session_id, user_id=user_id):
+            return
+        session = self._sessions.pop(session_id)
+        for run in session.runs:
+            await self.cancel(run)
+            self._runs.pop(run.run_id, None)
+
+    def sweep(self) -> int:
+        """Drop finished runs older than the retention period; returns how many."""
+        now = self.clock()
+        expired = [
+            r
+            for r in self._runs.values()
+            if r.finished_at is not None and now - r.finished_at >= self.retention
+        ]
+        for run in expired:
+            del self._runs[run.run_id]
+            session = self._sessions.get(run.session_id)
+            if session is not None:
+                session.runs.remove(run)
+        return len(expired)
+
+    async def sweep_forever(self, interval: float = 5.0) -> None:
+        """Run :meth:`sweep` every ``interval`` seconds (a lifespan task)."""
+        while True:
+            await asyncio.sleep(interval)
+            self.sweep()
+
+    async def close(self, wait: float = 5.0) -> None:
+        """Refuse new runs and cancel every active one; each logs its ``end``."""
+        self._closing = True
+        active = [r for r in self._runs.values() if r.active]
+        for run in active:
+            if run.task is not None:
+                run.task.cancel()
+        tasks = [r.task for r in active if r.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=wait)
+        for run in active:
+            await self._settle(run)
