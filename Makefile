@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 Q      ?= What is the rated power of the Voltra 6 motor?
 
-.PHONY: install lint typecheck pytest test chat eval graph clean
+.PHONY: install lint typecheck pytest test serve chat eval graph clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "graphwire needs Python >= 3.11")'
@@ -29,6 +29,9 @@ pytest: install
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+serve: install
+	$(BIN)/graphwire serve
 
 chat: install
 	$(BIN)/graphwire chat "$(Q)"

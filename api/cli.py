@@ -23,6 +23,7 @@ from agents.evaluation import EvalReport, evaluate_pack, load_questions
 from agents.packs import load_pack
 from api.runtime import open_graph
 from api.settings import Settings
+from api.tokens import token
 from graph.builder import build_graph
 from transport.errors import GraphwireError
 from transport.inprocess import stream_answer
@@ -52,9 +53,11 @@ def create_cli() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
+    cli.command("serve")(serve)
     cli.command("chat")(chat)
     cli.command("eval")(evaluate)
     cli.command("graph")(show_graph)
+    cli.command("token")(token)
     return cli
 
 
@@ -73,6 +76,26 @@ def _settings(**overrides: Any) -> Settings:
 def _fail(console: Console, message: str, code: int = 2) -> typer.Exit:
     console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+# ---------------------------------------------------------------------------- serve
+
+
+def serve(
+    host: Annotated[str | None, typer.Option("--host", help="Address to bind.")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port to bind.")] = None,
+    pack: PackOption = None,
+) -> None:
+    """Serve graphwire.v1 over WebSocket (/ws/chat) and SSE, with the HTTP API and /docs."""
+    from api.server import serve as run_server
+
+    err = Console(stderr=True)
+    try:
+        settings = _settings(host=host, port=port, pack=pack)
+        load_pack(settings.pack)  # a bad pack fails here, with its reason, not inside uvicorn
+        run_server(settings)
+    except GraphwireError as exc:
+        raise _fail(err, exc.message) from None
 
 
 # ---------------------------------------------------------------------------- chat

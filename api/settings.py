@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     jwt_public_key: SecretStr | None = Field(default=None, description="RS256 public key (PEM)")
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
+    jwt_leeway: float = Field(default=10.0, ge=0, le=300, description="clock skew tolerated (s)")
     auth_timeout: float = Field(default=10.0, gt=0, description="seconds to send an auth frame")
     # --- runs -------------------------------------------------------------------------------
     run_retention: float = Field(

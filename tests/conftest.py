@@ -64,3 +64,12 @@ def assert_run_invariants(envelopes: list[RunEnvelope], *, reason: str) -> None:
     first_text = types.index("text") if "text" in types else len(types)
     assert types.index("sources") < first_text
     assert types.index("final") == len(types) - 2
+
+
+@pytest.fixture
+def server() -> Any:
+    """A default test server (minipack, offline model without delay, auth off)."""
+    from tests.server import running
+
+    with running() as live:
+        yield live

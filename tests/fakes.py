@@ -125,3 +125,36 @@ class NonStreamingModel(BaseChatModel):
             response_metadata={"finish_reason": "stop", "model_name": "one-piece"},
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+class FloodModel(BaseChatModel):
+    """Streams ``chunks`` chunks of ``size`` characters: an answer far bigger than socket buffers."""
+
+    chunks: int = 5_000
+    size: int = 400
+
+    @property
+    def _llm_type(self) -> str:
+        return "flood-fake"
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        message = AIMessage(content="x" * self.size * self.chunks)
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        for i in range(self.chunks):
+            if i % 100 == 0:
+                await asyncio.sleep(0)
+            yield ChatGenerationChunk(message=AIMessageChunk(content="x" * self.size))

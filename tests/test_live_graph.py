@@ -114,7 +114,7 @@ async def test_cancelling_the_run_stops_the_model_call(minipack: DomainPack) -> 
             received.append(envelope)
 
     task = asyncio.create_task(consume())
-    while probe.words < 3:  # noqa: ASYNC110 - polling the probe is the point here
+    while probe.words < 3:
         await asyncio.sleep(0.01)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

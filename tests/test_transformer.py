@@ -203,7 +203,7 @@ async def test_cancelling_the_consumer_closes_the_stream_and_ends_cancelled() ->
             received.append(envelope)
 
     task = asyncio.create_task(consume())
-    while not any(e.type == "text" for e in received):  # noqa: ASYNC110 - polling on purpose
+    while not any(e.type == "text" for e in received):
         await asyncio.sleep(0.001)
     await asyncio.sleep(0.01)
     task.cancel()

@@ -39,6 +39,11 @@ class EventLog(Protocol):
         """The seq of the newest envelope; -1 while empty."""
         ...
 
+    @property
+    def first_seq(self) -> int:
+        """The seq of the oldest envelope still kept."""
+        ...
+
     async def append(self, envelope: RunEnvelope) -> None:
         """Add the next envelope (its seq must be ``last_seq + 1``)."""
         ...
@@ -69,6 +74,10 @@ class MemoryEventLog:
     @property
     def last_seq(self) -> int:
         return self._first_seq + len(self._items) - 1
+
+    @property
+    def first_seq(self) -> int:
+        return self._first_seq
 
     async def append(self, envelope: RunEnvelope) -> None:
         if self._ended:

@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -185,6 +186,10 @@ class _Envelope(BaseModel):
             "seq": self.seq,
             "data": data.model_dump(mode="json", exclude_none=True),
         }
+
+    def to_json(self) -> str:
+        """:meth:`to_wire` as compact one-line JSON: the same text on every transport."""
+        return json.dumps(self.to_wire(), ensure_ascii=False, separators=(",", ":"))
 
 
 class WorkflowStepEnvelope(_Envelope):

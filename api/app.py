@@ -1,0 +1,109 @@
+"""The FastAPI app factory: ``create_app(settings)``; the lifespan opens every resource.
+
+Example:
+    >>> app = create_app(Settings(checkpoint_path=":memory:"))     # doctest: +SKIP
+    >>> uvicorn.run(app)                                            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from api.asyncapi import build_asyncapi
+from api.auth import Authenticator
+from api.httperrors import graphwire_error_handler, validation_error_handler
+from api.limits import RateLimiter
+from api.metrics import Metrics
+from api.routes import create_router
+from api.runtime import open_graph
+from api.settings import Settings
+from api.state import AppState
+from transport.errors import GraphwireError
+from transport.runs import RunRegistry
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("graphwire.app")
+
+GraphOpener = Callable[[Settings], AbstractAsyncContextManager[Any]]
+
+
+def create_app(settings: Settings, *, open_graph_with: GraphOpener = open_graph) -> FastAPI:
+    """The graphwire app for ``settings``; nothing is opened until the lifespan starts.
+
+    ``open_graph_with`` lets tests and embedders supply their own graph (same signature as
+    :func:`api.runtime.open_graph`).
+    """
+    authenticator = Authenticator.from_settings(
+        settings, leeway=settings.jwt_leeway
+    )  # bad keys fail here, before serving
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not authenticator.enabled:
+            log.warning(
+                "AUTHENTICATION IS OFF: neither GRAPHWIRE_JWT_SECRET nor GRAPHWIRE_JWT_PUBLIC_KEY "
+                "is set; every client is the anonymous user and shares its conversations"
+            )
+        async with open_graph_with(settings) as graph:
+            metrics = Metrics()
+            registry = RunRegistry(
+                graph,
+                retention=settings.run_retention,
+                grace=settings.resume_grace,
+                max_log_envelopes=settings.max_log_envelopes,
+                run_timeout=settings.run_timeout,
+                observer=metrics,
+            )
+            app.state.graphwire = AppState(
+                settings=settings,
+                graph=graph,
+                registry=registry,
+                auth=authenticator,
+                metrics=metrics,
+                connection_limiter=RateLimiter(per_minute=settings.rate_limit_per_minute),
+                user_limiter=RateLimiter(per_minute=settings.user_rate_limit_per_minute),
+            )
+            sweeper = asyncio.create_task(registry.sweep_forever())
+            try:
+                yield
+            finally:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
+                await app.state.graphwire.drain()
+
+    app = FastAPI(
+        title="graphwire",
+        summary="Streaming LangGraph agents over WebSocket (/ws/chat) and SSE",
+        description=(
+            "HTTP routes of the graphwire.v1 protocol. The WebSocket protocol is described in "
+            "docs/protocol.md and as AsyncAPI 3 at /asyncapi.json."
+        ),
+        lifespan=lifespan,
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.allowed_origins,
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+    )
+    app.add_exception_handler(GraphwireError, graphwire_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.include_router(create_router())
+
+    @app.get("/asyncapi.json", include_in_schema=False)
+    async def asyncapi() -> JSONResponse:
+        return JSONResponse(build_asyncapi())
+
+    return app

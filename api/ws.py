@@ -1,0 +1,415 @@
+"""``/ws/chat``: one :class:`ChatConnection` per socket.
+
+Per connection, one task group: the receive loop (parses and answers frames; notices a vanished
+client even while the graph is silent), the writer (a bounded queue, see
+:class:`transport.ws.FrameSender`), a watchdog (auth deadline, token expiry, idle timeout) and one
+forwarder per run the connection listens to. Runs belong to the registry, not to the socket: when
+the socket goes, its forwarders stop listening and the runs carry on for the grace period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import time
+
+from pydantic import ValidationError
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from api.auth import AuthError, User, extract_token
+from api.httperrors import error_response
+from api.state import ANONYMOUS, AppState
+from transport.errors import GraphwireError, describe_exception
+from transport.protocol import (
+    AuthFrame,
+    AuthSuccessData,
+    AuthSuccessEnvelope,
+    ConnectedData,
+    ConnectedEnvelope,
+    Envelope,
+    ErrorCode,
+    ErrorData,
+    ErrorEnvelope,
+    MessageFrame,
+    PingFrame,
+    PongEnvelope,
+    ResumeFrame,
+    StopFrame,
+    SubscribeFrame,
+    parse_client_frame,
+)
+from transport.runs import Run
+from transport.ws import FrameSender, SlowConsumerError
+
+__all__ = ["ChatConnection", "origin_allowed"]
+
+log = logging.getLogger("graphwire.ws")
+
+CLOSE_IDLE = 1000
+CLOSE_POLICY = 1008
+CLOSE_RESTART = 1012
+CLOSE_TRY_LATER = 1013
+MULTITASK = {"interrupt", "enqueue", "reject"}
+
+
+def origin_allowed(origin: str | None, allowed: list[str]) -> bool:
+    """Browsers always send ``Origin``; other clients may omit it and are not policed by it."""
+    return origin is None or "*" in allowed or origin.rstrip("/") in allowed
+
+
+class _Refused(Exception):
+    """A frame refused before any run started: one ``error`` envelope, the socket stays open."""
+
+    def __init__(self, error: GraphwireError, *, run_id: str | None, session_id: str | None):
+        super().__init__(error.message)
+        self.error, self.run_id, self.session_id = error, run_id, session_id
+
+
+class ChatConnection:
+    """Serves one WebSocket."""
+
+    def __init__(self, websocket: WebSocket, state: AppState) -> None:
+        self.ws = websocket
+        self.state = state
+        self.settings = state.settings
+        self.id = f"c_{secrets.token_urlsafe(9)}"
+        self.user: User | None = None if state.auth.enabled else ANONYMOUS
+        self.sender = FrameSender(
+            self._send_text,
+            queue_size=self.settings.send_queue_size,
+            send_timeout=self.settings.send_timeout,
+            on_sent=lambda _: state.metrics.envelopes.labels(transport="ws").inc(),
+        )
+        self.forwarders: dict[str, asyncio.Task[None]] = {}
+        self.started: list[Run] = []
+        self.subscriptions: dict[str, tuple[asyncio.Queue[Run], asyncio.Task[None]]] = {}
+        self.last_activity = time.monotonic()
+        self._closed = asyncio.Event()
+        self._close_code: tuple[int, str] | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def serve(self) -> None:
+        """Handshake checks, then the connection's task group until the socket closes."""
+        if not origin_allowed(self.ws.headers.get("origin"), self.settings.allowed_origins):
+            await self.ws.close(code=CLOSE_POLICY, reason="origin not allowed")  # → HTTP 403
+            return
+        try:
+            token = extract_token(
+                authorization=self.ws.headers.get("authorization"),
+                query_token=self.ws.query_params.get("token"),
+            )
+            if token is not None and self.state.auth.enabled:
+                self.user = self.state.auth.verify(token)
+        except AuthError as exc:
+            await self.ws.send_denial_response(error_response(exc.code, exc.message))
+            return
+        await self.ws.accept()
+        if len(self.state.connections) >= self.settings.max_connections or self.state.draining:
+            await self.ws.close(code=CLOSE_TRY_LATER, reason="too many connections")
+            return
+        self.state.connections.add(self)
+        self.state.metrics.connections.inc()
+        try:
+            await self._run()
+        finally:
+            self.state.connections.discard(self)
+            self.state.metrics.connections.dec()
+
+    async def _run(self) -> None:
+        user = self.user.public() if self.user is not None else None
+        await self.sender.put(
+            ConnectedEnvelope(
+                data=ConnectedData(
+                    connection_id=self.id, auth_required=self.user is None, user=user
+                )
+            )
+        )
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._write())
+                group.create_task(self._receive())
+                group.create_task(self._watch())
+                await self._closed.wait()
+                raise _Done
+        except* _Done:
+            pass
+        except* (WebSocketDisconnect, ConnectionError):
+            pass
+        finally:
+            for task in list(self.forwarders.values()):
+                task.cancel()
+            for _, task in self.subscriptions.values():
+                task.cancel()
+            for session_id, (queue, _) in self.subscriptions.items():
+                self.state.registry.unsubscribe(session_id, queue)
+            await self._close_socket()
+
+    async def _end_after_flush(self, code: int, reason: str) -> None:
+        """Close with ``code`` once what is queued (say, the error explaining why) is sent."""
+        if self._close_code is None:
+            self._close_code = (code, reason)
+        self.sender.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closed.wait(), timeout=self.settings.send_timeout)
+        self._finish(code, reason)
+
+    def _finish(self, code: int, reason: str) -> None:
+        if self._close_code is None:
+            self._close_code = (code, reason)
+        self._closed.set()
+
+    async def _close_socket(self) -> None:
+        code, reason = self._close_code or (CLOSE_IDLE, "")
+        if self.ws.application_state == WebSocketState.CONNECTED:
+            # The peer may be gone, or not reading (then even the close frame cannot go out).
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    self.ws.close(code=code, reason=reason), self.settings.send_timeout
+                )
+
+    async def close_for_restart(self) -> None:
+        """Server shutdown: let queued envelopes (the runs' ends) go out, then close 1012."""
+        await self._end_after_flush(CLOSE_RESTART, "server restart")
+
+    # ------------------------------------------------------------------ tasks
+
+    async def _send_text(self, text: str) -> None:
+        await self.ws.send_text(text)
+
+    async def _write(self) -> None:
+        try:
+            await self.sender.run()
+        except SlowConsumerError:
+            log.info("connection %s is not reading: closing it", self.id)
+            self._finish(CLOSE_POLICY, "client too slow")
+            return
+        except (WebSocketDisconnect, ConnectionError, RuntimeError):
+            pass
+        self._finish(CLOSE_RESTART if self.state.draining else CLOSE_IDLE, "")
+
+    async def _receive(self) -> None:
+        while True:
+            message = await self.ws.receive()
+            if message["type"] == "websocket.disconnect":
+                self._finish(CLOSE_IDLE, "")
+                return
+            self.last_activity = time.monotonic()
+            raw = message.get("text")
+            if raw is None:
+                raw_bytes = message.get("bytes") or b""
+                size = len(raw_bytes)
+            else:
+                size = len(raw.encode("utf-8"))
+            try:
+                if size > self.settings.max_frame_bytes:
+                    limit = self.settings.max_frame_bytes
+                    raise _Refused(
+                        GraphwireError(
+                            f"a frame of {size} bytes is over the {limit}-byte limit",
+                            code=ErrorCode.MESSAGE_TOO_LARGE,
+                        ),
+                        run_id=None,
+                        session_id=None,
+                    )
+                if raw is None:
+                    raw = raw_bytes.decode("utf-8", errors="strict")
+                await self._handle(raw)
+            except _Refused as refused:
+                await self._send_error(
+                    describe_exception(refused.error), refused.run_id, refused.session_id
+                )
+            except UnicodeDecodeError:
+                await self._send_error(
+                    ErrorData(code=ErrorCode.INVALID_MESSAGE, message="a frame must be UTF-8 JSON"),
+                    None,
+                    None,
+                )
+
+    async def _watch(self) -> None:
+        """Auth deadline, token expiry and idle timeout, checked a few times a second."""
+        opened = time.monotonic()
+        while True:
+            await asyncio.sleep(0.2)
+            now = time.monotonic()
+            if self.user is None and now - opened > self.settings.auth_timeout:
+                message = "authenticate first: no auth frame arrived in time"
+                await self._send_error(ErrorData(code=ErrorCode.AUTH_REQUIRED, message=message))
+                await self._end_after_flush(CLOSE_POLICY, "authentication timeout")
+                return
+            expires = self.user.expires_at if self.user is not None else None
+            if expires is not None and time.time() >= expires:
+                message = "the token has expired"
+                await self._send_error(ErrorData(code=ErrorCode.AUTH_FAILED, message=message))
+                await self._end_after_flush(CLOSE_POLICY, "token expired")
+                return
+            listening = any(not t.done() for t in self.forwarders.values()) or self.subscriptions
+            if not listening and now - self.last_activity > self.settings.idle_timeout:
+                self._finish(CLOSE_IDLE, "idle timeout")
+                return
+
+    # ------------------------------------------------------------------ frames
+
+    async def _handle(self, raw: str) -> None:
+        try:
+            decoded = json.loads(raw)
+        except json.JSONDecodeError:
+            raise _Refused(
+                GraphwireError("a frame must be a JSON object", code=ErrorCode.INVALID_MESSAGE),
+                run_id=None,
+                session_id=None,
+            ) from None
+        run_id = decoded.get("run_id") if isinstance(decoded, dict) else None
+        session_id = decoded.get("session_id") if isinstance(decoded, dict) else None
+        run_id = run_id if isinstance(run_id, str) else None
+        session_id = session_id if isinstance(session_id, str) else None
+        try:
+            frame = parse_client_frame(decoded)
+        except ValidationError as exc:
+            raise _Refused(
+                GraphwireError(_explain(exc), code=ErrorCode.INVALID_MESSAGE),
+                run_id=run_id,
+                session_id=session_id,
+            ) from None
+        try:
+            await self._dispatch(frame)
+        except GraphwireError as exc:
+            raise _Refused(exc, run_id=run_id, session_id=session_id) from None
+
+    async def _dispatch(self, frame: object) -> None:
+        if isinstance(frame, PingFrame):
+            await self.sender.put(PongEnvelope())
+            return
+        if isinstance(frame, AuthFrame):
+            await self._authenticate(frame.token)
+            return
+        user = self._require_user()
+        if isinstance(frame, MessageFrame):
+            await self._start(frame, user)
+        elif isinstance(frame, StopFrame):
+            await self._stop(frame, user)
+        elif isinstance(frame, ResumeFrame):
+            run = self.state.registry.get(frame.run_id, user_id=user.id)
+            self._forward(run, after_seq=frame.after_seq, replace=True)
+        elif isinstance(frame, SubscribeFrame):
+            self._subscribe(frame.session_id, user)
+
+    def _require_user(self) -> User:
+        if self.user is None:
+            raise GraphwireError(
+                "authenticate first with an auth frame", code=ErrorCode.AUTH_REQUIRED
+            )
+        return self.user
+
+    async def _authenticate(self, token: str) -> None:
+        if not self.state.auth.enabled:
+            self.user = self.user or ANONYMOUS
+            await self.sender.put(
+                AuthSuccessEnvelope(data=AuthSuccessData(user={"id": ANONYMOUS.id}))
+            )
+            return
+        user = self.state.auth.verify(token)
+        if self.user is not None and self.user.id != user.id:
+            raise GraphwireError(
+                "this connection is already authenticated as another user",
+                code=ErrorCode.FORBIDDEN,
+            )
+        self.user = user
+        await self.sender.put(AuthSuccessEnvelope(data=AuthSuccessData(user=user.public())))
+
+    async def _start(self, frame: MessageFrame, user: User) -> None:
+        if len(frame.message) > self.settings.max_message_chars:
+            raise GraphwireError(
+                f"the message is over the {self.settings.max_message_chars}-character limit",
+                code=ErrorCode.MESSAGE_TOO_LARGE,
+            )
+        multitask = frame.options.get("multitask", "reject")
+        if multitask not in MULTITASK:
+            raise GraphwireError(
+                "options.multitask must be 'interrupt' or 'enqueue'",
+                code=ErrorCode.INVALID_MESSAGE,
+            )
+        if not frame.message.strip():
+            raise GraphwireError("the message is empty", code=ErrorCode.EMPTY_MESSAGE)
+        if not self.state.connection_limiter.allow(self.id) or not self.state.user_limiter.allow(
+            user.id
+        ):
+            raise GraphwireError(
+                "too many messages; slow down", code=ErrorCode.RATE_LIMITED, retryable=True
+            )
+        run = await self.state.registry.start(
+            question=frame.message,
+            user_id=user.id,
+            session_id=frame.session_id,
+            run_id=frame.run_id,
+            multitask=multitask,
+        )
+        self.started.append(run)
+        self._forward(run, after_seq=-1)
+
+    async def _stop(self, frame: StopFrame, user: User) -> None:
+        if frame.run_id is not None:
+            await self.state.registry.cancel_for(user_id=user.id, run_id=frame.run_id)
+            return
+        for run in [r for r in self.started if r.active]:
+            await self.state.registry.cancel(run)
+
+    def _subscribe(self, session_id: str, user: User) -> None:
+        if session_id in self.subscriptions:
+            return
+        queue = self.state.registry.subscribe(session_id, user_id=user.id)
+        for run in self.state.registry.active_runs(session_id):
+            self._forward(run, after_seq=-1)
+
+        async def forward_new_runs() -> None:
+            while True:
+                self._forward(await queue.get(), after_seq=-1)
+
+        self.subscriptions[session_id] = (queue, asyncio.create_task(forward_new_runs()))
+
+    def _forward(self, run: Run, *, after_seq: int, replace: bool = False) -> None:
+        """Send the run's envelopes after ``after_seq`` on this socket (once per run)."""
+        current = self.forwarders.get(run.run_id)
+        if current is not None and not current.done():
+            if not replace:
+                return
+            current.cancel()
+        self.forwarders[run.run_id] = asyncio.create_task(self._pump(run, after_seq))
+
+    async def _pump(self, run: Run, after_seq: int) -> None:
+        try:
+            async for envelope in self.state.registry.follow(run, after_seq=after_seq):
+                await self.sender.put(envelope)
+        except GraphwireError as exc:  # the log no longer holds that range
+            await self._send_error(describe_exception(exc), run.run_id, run.session_id)
+        except SlowConsumerError:
+            self._finish(CLOSE_POLICY, "client too slow")
+
+    async def _send_error(
+        self, data: ErrorData, run_id: str | None = None, session_id: str | None = None
+    ) -> None:
+        envelope: Envelope = ErrorEnvelope(run_id=run_id, session_id=session_id, data=data)
+        try:
+            await self.sender.put(envelope)
+        except SlowConsumerError:
+            self._finish(CLOSE_POLICY, "client too slow")
+
+
+class _Done(Exception):
+    """Ends the connection's task group."""
+
+
+def _explain(exc: ValidationError) -> str:
+    errors = exc.errors()
+    if not errors:
+        return "invalid frame"
+    first = errors[0]
+    if first["type"] == "union_tag_invalid":
+        return "unknown frame type; expected auth, message, stop, resume, subscribe or ping"
+    if first["type"] in ("union_tag_not_found", "model_attributes_type"):
+        return "a frame must be a JSON object with a 'type'"
+    where = ".".join(str(p) for p in first["loc"][1:])  # loc[0] is the frame type
+    return f"invalid frame: {where}: {first['msg']}" if where else f"invalid frame: {first['msg']}"
