@@ -35,6 +35,7 @@ def create_chat_model(
     spec: str = "offline",
     *,
     token_delay: float = 0.02,
+    max_sentences: int = 3,
     max_tokens: int | None = None,
     temperature: float | None = None,
     openai_api_key: SecretStr | None = None,
@@ -45,7 +46,9 @@ def create_chat_model(
     """A chat model for ``spec``; raises :class:`ConfigurationError` when it cannot be made."""
     provider, name = parse_model_spec(spec)
     if provider == "offline":
-        return OfflineChatModel(token_delay=token_delay, max_tokens=max_tokens)
+        return OfflineChatModel(
+            token_delay=token_delay, max_tokens=max_tokens, max_sentences=max_sentences
+        )
     if openai_api_key is None and openai_base_url is None:
         raise ConfigurationError(
             f"model {spec!r} needs an API key: set OPENAI_API_KEY or GRAPHWIRE_OPENAI_API_KEY "

@@ -28,6 +28,7 @@ def create_model(settings: Settings, spec: str | None = None) -> BaseChatModel:
     return create_chat_model(
         spec or settings.model,
         token_delay=settings.offline_token_delay,
+        max_sentences=settings.offline_max_sentences,
         max_tokens=settings.max_tokens,
         temperature=settings.temperature,
         openai_api_key=settings.openai_api_key,

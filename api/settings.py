@@ -10,10 +10,12 @@ Example:
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["Settings"]
 
@@ -31,6 +33,9 @@ class Settings(BaseSettings):
     )
     offline_token_delay: float = Field(
         default=0.02, ge=0.0, le=5.0, description="seconds between the offline model's words"
+    )
+    offline_max_sentences: int = Field(
+        default=3, ge=1, le=1000, description="most sentences the offline model quotes"
     )
     pack: Path | None = Field(default=None, description="domain pack folder; unset: the demo")
     checkpoint_path: str = Field(
@@ -52,7 +57,7 @@ class Settings(BaseSettings):
     # --- server -----------------------------------------------------------------------------
     host: str = Field(default="127.0.0.1", description="address `graphwire serve` binds")
     port: int = Field(default=8000, ge=0, le=65535)
-    allowed_origins: list[str] = Field(
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"],
         description="Origins allowed for WebSocket handshakes and CORS; ['*'] allows any",
     )
@@ -82,3 +87,14 @@ class Settings(BaseSettings):
     send_queue_size: int = Field(default=1_024, ge=8, description="envelopes queued per socket")
     send_timeout: float = Field(default=10.0, gt=0, description="seconds a send may block")
     ping_interval: float = Field(default=15.0, gt=0, description="seconds between keepalives")
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        """``a,b`` or a JSON list, from the environment; a list as it is."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip().rstrip("/") for part in text.split(",") if part.strip()]
+        return value

@@ -1,0 +1,112 @@
+"""``graphwire serve`` and ``graphwire token`` as a user runs them: real processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.auth import Authenticator
+from api.settings import Settings
+
+GRAPHWIRE = Path(sys.executable).parent / "graphwire"
+MINIPACK = Path(__file__).parent / "fixtures" / "minipack"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_answers_over_http_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "GRAPHWIRE_CHECKPOINT_PATH": ":memory:",
+        "GRAPHWIRE_OFFLINE_TOKEN_DELAY": "0",
+    }
+    process = subprocess.Popen(
+        [str(GRAPHWIRE), "serve", "--port", str(port), "--pack", str(MINIPACK)],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.2)
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/chat",
+            json={"message": "What does error F3 mean?"},
+            timeout=30,
+        ).json()
+        assert answer["agent"] == "faults" and answer["text"].startswith("Error F3 means")
+        assert httpx.get(f"http://127.0.0.1:{port}/docs", timeout=5).status_code == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    # uvicorn re-raises the signal after a clean shutdown: 130 is SIGINT's conventional status
+    assert process.returncode in (0, 130), output
+    assert "Application shutdown complete." in output
+    assert "AUTHENTICATION IS OFF" in output  # said loudly at start
+    assert "Traceback" not in output
+
+
+def test_serve_refuses_a_broken_pack_with_its_reason(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(GRAPHWIRE), "serve", "--pack", str(tmp_path)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "no pack.toml" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_token_mints_a_token_the_server_accepts(tmp_path: Path) -> None:
+    secret = "k" * 32
+    env = {**os.environ, "GRAPHWIRE_JWT_SECRET": secret}
+    result = subprocess.run(
+        [str(GRAPHWIRE), "token", "--sub", "alice", "--ttl", "1h"],
+        capture_output=True, text=True, timeout=60, check=False, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip()
+    user = Authenticator(secret=secret).verify(token)
+    assert user.id == "alice" and user.expires_at is not None
+    assert 3500 < user.expires_at - time.time() <= 3600
+
+
+def test_token_without_a_secret_explains_what_to_set(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRAPHWIRE_JWT")}
+    result = subprocess.run(
+        [str(GRAPHWIRE), "token", "--sub", "alice"],
+        capture_output=True, text=True, timeout=60, check=False, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "GRAPHWIRE_JWT_SECRET" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("http://a.example, https://b.example/", ["http://a.example", "https://b.example"]),
+        ('["*"]', ["*"]),
+        ("http://only.example", ["http://only.example"]),
+    ],
+)
+def test_allowed_origins_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, raw: str, expected: list[str]
+) -> None:
+    monkeypatch.setenv("GRAPHWIRE_ALLOWED_ORIGINS", raw)
+    assert Settings(_env_file=None).allowed_origins == expected  # type: ignore[call-arg]
