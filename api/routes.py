@@ -207,6 +207,11 @@ def create_router() -> APIRouter:
         state = app_state(request)
         run = state.registry.get(run_id, user_id=user.id)
         resumed = parse_last_event_id(last_event_id, run_id=run_id)
+        if last_event_id and resumed is None:
+            raise GraphwireError(
+                "Last-Event-ID must be '<run_id>:<seq>' for this run",
+                code=ErrorCode.INVALID_MESSAGE,
+            )
         start = resumed if resumed is not None else (after_seq if after_seq is not None else -1)
         return _stream(state, run, start)
 

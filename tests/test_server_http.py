@@ -703,3 +703,14 @@ async def test_cors_preflight_answers_only_allowed_origins(server: Running) -> N
         assert "access-control-allow-origin" not in evil.headers
         simple = await client.get("/health", headers={"Origin": "http://evil.example"})
         assert "access-control-allow-origin" not in simple.headers
+
+
+async def test_a_malformed_last_event_id_is_refused(server: Running) -> None:
+    async with httpx.AsyncClient(base_url=server.http) as client:
+        whole = (
+            await read_stream(client, "POST", "/api/v1/chat/stream", json={"message": F3})
+        ).envelopes
+        url = f"/api/v1/runs/{whole[0].run_id}/stream"
+        for bad in ("garbage", "r_other:3", f"{whole[0].run_id}:x"):
+            refused = await client.get(url, headers={"Last-Event-ID": bad})
+            assert problem(refused) == (422, "INVALID_MESSAGE"), bad
