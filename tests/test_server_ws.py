@@ -454,3 +454,27 @@ async def test_no_token_reaches_the_logs(
 
 def test_websockets_is_the_client_under_test() -> None:
     assert websockets.__version__
+
+
+async def test_a_vanished_client_is_noticed_while_the_graph_is_silent() -> None:
+    probe, opener = _slow(0.4)  # long silences between words
+    with running(server_settings(resume_grace=0.5), open_graph_with=opener) as live:
+        ws = await open_chat(live)
+        await ws.send(json.dumps({"type": "message", "message": Q}))
+        first = await recv(ws)
+        ws.transport.abort()  # gone without a close frame, mid-answer
+        deadline = time.monotonic() + 10
+        while live.state.connections and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert not live.state.connections
+        run = live.state.registry.get(first["run_id"], user_id="anonymous")
+        while run.active and time.monotonic() < deadline:  # nobody resumed within the grace
+            await asyncio.sleep(0.05)
+        assert run.end_reason == "cancelled" and probe.closed_early
+
+
+async def test_permessage_deflate_is_off(server: Running) -> None:
+    async with await connect(server.ws, compression="deflate") as ws:
+        assert ws.response is not None
+        assert "Sec-WebSocket-Extensions" not in ws.response.headers
+        assert (await recv(ws))["type"] == "connected"
