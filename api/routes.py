@@ -12,6 +12,7 @@ from starlette.websockets import WebSocket
 
 from api.auth import User, extract_token
 from api.httperrors import RateLimitedError
+from api.intake import check_message
 from api.state import ANONYMOUS, AppState, app_state
 from api.ws import ChatConnection
 from transport.errors import GraphwireError, NotFoundError, describe_exception
@@ -71,18 +72,7 @@ def _limit(state: AppState, user: User, request: Request) -> None:
 
 
 async def _start(state: AppState, user: User, body: ChatRequest, request: Request) -> Run:
-    if len(body.message) > state.settings.max_message_chars:
-        raise GraphwireError(
-            f"the message is over the {state.settings.max_message_chars}-character limit",
-            code=ErrorCode.MESSAGE_TOO_LARGE,
-        )
-    if not body.message.strip():
-        raise GraphwireError("the message is empty", code=ErrorCode.EMPTY_MESSAGE)
-    multitask = body.options.get("multitask", "reject")
-    if multitask not in ("reject", "interrupt", "enqueue"):
-        raise GraphwireError(
-            "options.multitask must be 'interrupt' or 'enqueue'", code=ErrorCode.INVALID_MESSAGE
-        )
+    multitask = check_message(state.settings, body.message, body.options)
     _limit(state, user, request)
     return await state.registry.start(
         question=body.message,

@@ -21,6 +21,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from api.auth import AuthError, User, extract_token
 from api.httperrors import error_response
+from api.intake import check_message
 from api.state import ANONYMOUS, AppState
 from transport.errors import GraphwireError, describe_exception
 from transport.protocol import (
@@ -52,7 +53,6 @@ CLOSE_IDLE = 1000
 CLOSE_POLICY = 1008
 CLOSE_RESTART = 1012
 CLOSE_TRY_LATER = 1013
-MULTITASK = {"interrupt", "enqueue", "reject"}
 
 
 def origin_allowed(origin: str | None, allowed: list[str]) -> bool:
@@ -321,25 +321,15 @@ class ChatConnection:
         await self.sender.put(AuthSuccessEnvelope(data=AuthSuccessData(user=user.public())))
 
     async def _start(self, frame: MessageFrame, user: User) -> None:
-        if len(frame.message) > self.settings.max_message_chars:
-            raise GraphwireError(
-                f"the message is over the {self.settings.max_message_chars}-character limit",
-                code=ErrorCode.MESSAGE_TOO_LARGE,
-            )
-        multitask = frame.options.get("multitask", "reject")
-        if multitask not in MULTITASK:
-            raise GraphwireError(
-                "options.multitask must be 'interrupt' or 'enqueue'",
-                code=ErrorCode.INVALID_MESSAGE,
-            )
-        if not frame.message.strip():
-            raise GraphwireError("the message is empty", code=ErrorCode.EMPTY_MESSAGE)
-        if not self.state.connection_limiter.allow(self.id) or not self.state.user_limiter.allow(
-            user.id
+        multitask = check_message(self.settings, frame.message, frame.options)
+        for limiter, key in (
+            (self.state.connection_limiter, self.id),
+            (self.state.user_limiter, user.id),
         ):
-            raise GraphwireError(
-                "too many messages; slow down", code=ErrorCode.RATE_LIMITED, retryable=True
-            )
+            if not limiter.allow(key):
+                raise GraphwireError(
+                    "too many messages; slow down", code=ErrorCode.RATE_LIMITED, retryable=True
+                )
         run = await self.state.registry.start(
             question=frame.message,
             user_id=user.id,
