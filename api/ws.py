@@ -173,6 +173,9 @@ class ChatConnection:
 
     async def close_for_restart(self) -> None:
         """Server shutdown: let queued envelopes (the runs' ends) go out, then close 1012."""
+        pumping = [t for t in self.forwarders.values() if not t.done()]
+        if pumping:  # the runs have ended: each forwarder stops once it has queued the end
+            await asyncio.wait(pumping, timeout=self.settings.send_timeout)
         await self._end_after_flush(CLOSE_RESTART, "server restart")
 
     # ------------------------------------------------------------------ tasks
