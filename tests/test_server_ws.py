@@ -16,8 +16,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from api.tokens import mint_token
 from tests.conftest import assert_run_invariants
-from tests.fakes import FloodModel, ProbedOfflineModel, StreamProbe
+from tests.fakes import FailingChatModel, FloodModel, ProbedOfflineModel, StreamProbe
 from tests.server import Running, model_opener, running, server_settings
+from transport.errors import ModelError
 from transport.protocol import parse_envelope
 
 Q = "What does error F3 mean?"
@@ -478,3 +479,47 @@ async def test_permessage_deflate_is_off(server: Running) -> None:
         assert ws.response is not None
         assert "Sec-WebSocket-Extensions" not in ws.response.headers
         assert (await recv(ws))["type"] == "connected"
+
+
+class _Exploding:
+    async def classify(self, question: str, history: Any) -> Any:
+        raise RuntimeError("router exploded with api_key=sk-live-abcdefgh123")
+
+
+def _graph_opener(**build: Any) -> Any:
+    from contextlib import asynccontextmanager
+
+    from agents import load_pack
+    from graph import build_graph, open_checkpointer
+
+    @asynccontextmanager
+    async def opener(settings: Any) -> Any:
+        async with open_checkpointer(":memory:") as saver:
+            yield build_graph(pack=load_pack(settings.pack), checkpointer=saver, **build)
+
+    return opener
+
+
+@pytest.mark.parametrize(
+    ("build", "settings", "code", "retryable"),
+    [
+        ({"model": FailingChatModel(tokens=["The "], error=ModelError("The language model failed to answer."))},
+         {}, "MODEL_ERROR", False),
+        ({"model": ProbedOfflineModel(probe=StreamProbe(), token_delay=0.2)},
+         {"run_timeout": 0.5}, "TIMEOUT", True),
+        ({"classifier": _Exploding()}, {}, "PROCESSING_ERROR", False),
+    ],
+    ids=["model-error", "timeout", "processing-error"],
+)  # fmt: skip
+async def test_failures_inside_a_run_are_error_then_end(
+    build: dict[str, Any], settings: dict[str, Any], code: str, retryable: bool
+) -> None:
+    with running(server_settings(**settings), open_graph_with=_graph_opener(**build)) as live:
+        async with await open_chat(live) as ws:
+            await ws.send(json.dumps({"type": "message", "message": Q}))
+            run = await run_until_end(ws)
+            await ws.send('{"type": "ping"}')  # the socket is still usable
+            assert (await recv(ws))["type"] == "pong"
+    assert_run_invariants(run, reason="error")
+    assert (run[-2].data.code, run[-2].data.retryable) == (code, retryable)
+    assert "sk-live" not in run[-2].data.message
