@@ -298,7 +298,7 @@ class ChatConnection:
             run = self.state.registry.get(frame.run_id, user_id=user.id)
             self._forward(run, after_seq=frame.after_seq, replace=True)
         elif isinstance(frame, SubscribeFrame):
-            self._subscribe(frame.session_id, user)
+            await self._subscribe(frame.session_id, user)
 
     def _require_user(self) -> User:
         if self.user is None:
@@ -350,10 +350,10 @@ class ChatConnection:
         for run in [r for r in self.started if r.active]:
             await self.state.registry.cancel(run)
 
-    def _subscribe(self, session_id: str, user: User) -> None:
+    async def _subscribe(self, session_id: str, user: User) -> None:
         if session_id in self.subscriptions:
             return
-        queue = self.state.registry.subscribe(session_id, user_id=user.id)
+        queue = await self.state.registry.subscribe(session_id, user_id=user.id)
         for run in self.state.registry.active_runs(session_id):
             self._forward(run, after_seq=-1)
 

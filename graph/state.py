@@ -14,6 +14,7 @@ class ConversationState(TypedDict, total=False):
     """Checkpointed per session (``thread_id``); ``messages`` accumulate over turns."""
 
     messages: Annotated[list[AnyMessage], add_messages]
+    owner: str  # the user the conversation belongs to (set by the server)
     agent: str
     confidence: float
     route_note: str

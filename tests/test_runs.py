@@ -83,7 +83,7 @@ async def test_a_conversation_belongs_to_its_user(minipack: DomainPack) -> None:
             await call
         assert denied.value.code == ErrorCode.FORBIDDEN
     with pytest.raises(GraphwireError):
-        registry.subscribe("s_alice", user_id="mallory")
+        await registry.subscribe("s_alice", user_id="mallory")
     with pytest.raises(NotFoundError):
         registry.get("r_nope", user_id="alice")
     with pytest.raises(GraphwireError) as reused:
@@ -149,7 +149,7 @@ async def test_close_ends_every_active_run(minipack: DomainPack) -> None:
 
 async def test_subscribers_hear_of_new_runs(minipack: DomainPack) -> None:
     registry = _registry(minipack)
-    queue = registry.subscribe("s_sub", user_id="alice")
+    queue = await registry.subscribe("s_sub", user_id="alice")
     run = await registry.start(question=Q, user_id="alice", session_id="s_sub")
     assert queue.get_nowait() is run
     registry.unsubscribe("s_sub", queue)
@@ -177,3 +177,33 @@ async def test_a_bounded_log_refuses_a_gap_instead_of_skipping() -> None:
         [e async for e in log.follow(after_seq=0)]
     with pytest.raises(ValueError, match="expected seq"):
         await MemoryEventLog("r", max_envelopes=3).append(_text(1))
+
+
+async def test_ownership_survives_a_restart(minipack: DomainPack, tmp_path: Any) -> None:
+    from graph import open_checkpointer
+
+    path = tmp_path / "conversations.sqlite"
+    async with open_checkpointer(path) as saver:
+        graph = build_graph(
+            pack=minipack, model=OfflineChatModel(token_delay=0), checkpointer=saver
+        )
+        before = RunRegistry(graph)
+        await _all(before, await before.start(question=Q, user_id="alice", session_id="s_kept"))
+
+    async with open_checkpointer(path) as saver:  # a new process: nothing in memory
+        graph = build_graph(
+            pack=minipack, model=OfflineChatModel(token_delay=0), checkpointer=saver
+        )
+        after = RunRegistry(graph)
+        with pytest.raises(GraphwireError) as denied:
+            await after.start(question=Q, user_id="mallory", session_id="s_kept")
+        assert denied.value.code == ErrorCode.FORBIDDEN
+        assert await after.check_session("s_kept", user_id="alice")
+        assert not await after.check_session("s_new", user_id="mallory")
+        run = await after.start(
+            question="How do I descale it?", user_id="alice", session_id="s_kept"
+        )
+        assert_run_invariants(await _all(after, run), reason="complete")
+        state = await graph.aget_state({"configurable": {"thread_id": "s_kept"}})
+        assert [m.type for m in state.values["messages"]] == ["human", "ai", "human", "ai"]
+        assert state.values["owner"] == "alice"

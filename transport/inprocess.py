@@ -43,6 +43,7 @@ async def stream_answer(
     run_id: str | None = None,
     clock: Callable[[], float] = time.monotonic,
     time_limit: float | None = None,
+    owner: str | None = None,
 ) -> AsyncGenerator[RunEnvelope, None]:
     """Yield the envelopes of one run: ``question`` asked in conversation ``session_id``.
 
@@ -50,13 +51,17 @@ async def stream_answer(
     question raises :class:`GraphwireError` (``EMPTY_MESSAGE``) before anything runs. Breaking
     out of the loop, or cancelling the task that iterates, stops the graph and the model call.
     A run still going after ``time_limit`` seconds ends with an ``error`` ``TIMEOUT``.
+    ``owner`` is stored with the conversation (the server's user id) so it survives a restart.
     """
     if not question.strip():
         raise GraphwireError("the message is empty", code=ErrorCode.EMPTY_MESSAGE)
     session_id = session_id or new_session_id()
     run_id = run_id or new_run_id()
+    inputs: dict[str, Any] = {"messages": [HumanMessage(question)]}
+    if owner is not None:
+        inputs["owner"] = owner
     events = graph.astream_events(
-        {"messages": [HumanMessage(question)]},
+        inputs,
         {"configurable": {"thread_id": session_id}, "metadata": {"graphwire_run_id": run_id}},
         version="v2",
     )

@@ -43,6 +43,7 @@ __all__ = ["Multitask", "Run", "RunObserver", "RunRegistry"]
 log = logging.getLogger("graphwire.runs")
 
 Multitask = Literal["reject", "interrupt", "enqueue"]
+ANONYMOUS_OWNER = "anonymous"  # conversations stored before owners were recorded
 
 
 class RunObserver(Protocol):
@@ -128,19 +129,38 @@ class RunRegistry:
             raise GraphwireError("this run belongs to another user", code=ErrorCode.FORBIDDEN)
         return run
 
-    def check_session(self, session_id: str, *, user_id: str) -> bool:
-        """Whether the session exists; ``FORBIDDEN`` if it belongs to someone else."""
+    async def check_session(self, session_id: str, *, user_id: str) -> bool:
+        """Whether the conversation exists; ``FORBIDDEN`` if it belongs to someone else.
+
+        A conversation this process has not seen yet may still be in the checkpointer (a restart):
+        its stored ``owner`` decides, and this process remembers it from then on.
+        """
         session = self._sessions.get(session_id)
-        if session is not None and session.owner != user_id:
+        if session is None:
+            owner = await self._stored_owner(session_id)
+            if owner is None:
+                return False
+            session = self._sessions.setdefault(session_id, _Session(owner=owner))
+        if session.owner != user_id:
             raise GraphwireError(
                 "this conversation belongs to another user", code=ErrorCode.FORBIDDEN
             )
-        return session is not None
+        return True
 
-    def claim_session(self, session_id: str, *, user_id: str) -> None:
+    async def claim_session(self, session_id: str, *, user_id: str) -> None:
         """Record ``user_id`` as the owner of ``session_id`` (checked first)."""
-        if not self.check_session(session_id, user_id=user_id):
+        if not await self.check_session(session_id, user_id=user_id):
             self._sessions[session_id] = _Session(owner=user_id)
+
+    async def _stored_owner(self, session_id: str) -> str | None:
+        get_state = getattr(self.graph, "aget_state", None)
+        if get_state is None:
+            return None
+        snapshot = await get_state({"configurable": {"thread_id": session_id}})
+        values = getattr(snapshot, "values", None) or {}
+        if not values.get("messages"):
+            return None
+        return str(values.get("owner") or ANONYMOUS_OWNER)
 
     # ------------------------------------------------------------------ starting
 
@@ -167,7 +187,7 @@ class RunRegistry:
                 f"run id {run_id} is already in use", code=ErrorCode.INVALID_MESSAGE
             )
         session_id = session_id or new_session_id()
-        self.claim_session(session_id, user_id=user_id)
+        await self.claim_session(session_id, user_id=user_id)
         session = self._sessions[session_id]
         running = session.active_runs()
         if running and multitask == "reject":
@@ -210,6 +230,7 @@ class RunRegistry:
                 session_id=run.session_id,
                 run_id=run.run_id,
                 time_limit=self.run_timeout,
+                owner=run.user_id,
             )
             async with aclosing(envelopes):
                 async for envelope in envelopes:
@@ -305,9 +326,9 @@ class RunRegistry:
             self._background.add(task)
             task.add_done_callback(self._background.discard)
 
-    def subscribe(self, session_id: str, *, user_id: str) -> asyncio.Queue[Run]:
+    async def subscribe(self, session_id: str, *, user_id: str) -> asyncio.Queue[Run]:
         """A queue that receives every run started in ``session_id`` from now on."""
-        self.claim_session(session_id, user_id=user_id)
+        await self.claim_session(session_id, user_id=user_id)
         queue: asyncio.Queue[Run] = asyncio.Queue()
         self._sessions[session_id].subscribers.add(queue)
         return queue
@@ -325,7 +346,7 @@ class RunRegistry:
 
     async def forget_session(self, session_id: str, *, user_id: str) -> None:
         """Stop the session's runs and forget it (its conversation is deleted by the caller)."""
-        if not self.check_session(session_id, user_id=user_id):
+        if not await self.check_session(session_id, user_id=user_id):
             return
         session = self._sessions.pop(session_id)
         for run in session.runs:
