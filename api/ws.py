@@ -15,6 +15,8 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -89,6 +91,9 @@ class ChatConnection:
         self.last_activity = time.monotonic()
         self._closed = asyncio.Event()
         self._close_code: tuple[int, str] | None = None
+        self._main: asyncio.Task[Any] | None = None
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._chores: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -128,25 +133,80 @@ class ChatConnection:
                 )
             )
         )
+        # Two tasks per connection: this one receives, the writer sends. Deadlines are timers,
+        # not polling tasks, so an idle socket costs little memory and no CPU.
+        self._main = asyncio.current_task()
+        writer = asyncio.create_task(self._write())
+        self._arm_deadlines()
         try:
-            async with asyncio.TaskGroup() as group:
-                group.create_task(self._write())
-                group.create_task(self._receive())
-                group.create_task(self._watch())
-                await self._closed.wait()
-                raise _Done
-        except* _Done:
-            pass
-        except* (WebSocketDisconnect, ConnectionError):
+            await self._receive()
+        except asyncio.CancelledError:
+            if not self._closed.is_set():
+                raise  # cancelled from outside: not ours to swallow
+            if self._main is not None:
+                self._main.uncancel()
+        except (WebSocketDisconnect, ConnectionError):
             pass
         finally:
-            for task in list(self.forwarders.values()):
+            self._closed.set()
+            for timer in self._timers.values():
+                timer.cancel()
+            writer.cancel()
+            for task in [*self.forwarders.values(), *self._chores]:
                 task.cancel()
-            for _, task in self.subscriptions.values():
+            for session_id, (queue, task) in self.subscriptions.items():
                 task.cancel()
-            for session_id, (queue, _) in self.subscriptions.items():
                 self.state.registry.unsubscribe(session_id, queue)
             await self._close_socket()
+
+    # ------------------------------------------------------------------ deadlines
+
+    def _arm_deadlines(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self.user is None:
+            self._timers["auth"] = loop.call_later(self.settings.auth_timeout, self._auth_deadline)
+        self._arm_expiry()
+        self._timers["idle"] = loop.call_later(self.settings.idle_timeout, self._idle_check)
+
+    def _arm_expiry(self) -> None:
+        """(Re)arm the token-expiry deadline for the current user."""
+        if (old := self._timers.pop("expiry", None)) is not None:
+            old.cancel()
+        expires = self.user.expires_at if self.user is not None else None
+        if expires is not None:
+            delay = max(0.0, expires + self.state.auth.leeway - time.time())
+            loop = asyncio.get_running_loop()
+            self._timers["expiry"] = loop.call_later(delay, self._expiry_deadline)
+
+    def _auth_deadline(self) -> None:
+        if self.user is None:
+            message = "authenticate first: no auth frame arrived in time"
+            self._chore(
+                self._refuse_and_close(ErrorCode.AUTH_REQUIRED, message, "authentication timeout")
+            )
+
+    def _expiry_deadline(self) -> None:
+        self._chore(
+            self._refuse_and_close(ErrorCode.AUTH_FAILED, "the token has expired", "token expired")
+        )
+
+    def _idle_check(self) -> None:
+        listening = any(not t.done() for t in self.forwarders.values()) or self.subscriptions
+        quiet_for = time.monotonic() - self.last_activity
+        if not listening and quiet_for >= self.settings.idle_timeout:
+            self._finish(CLOSE_IDLE, "idle timeout")
+            return
+        delay = self.settings.idle_timeout - (0.0 if listening else quiet_for)
+        self._timers["idle"] = asyncio.get_running_loop().call_later(delay, self._idle_check)
+
+    def _chore(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
+
+    async def _refuse_and_close(self, code: ErrorCode, message: str, reason: str) -> None:
+        await self._send_error(ErrorData(code=code, message=message))
+        await self._end_after_flush(CLOSE_POLICY, reason)
 
     async def _end_after_flush(self, code: int, reason: str) -> None:
         """Close with ``code`` once what is queued (say, the error explaining why) is sent."""
@@ -160,7 +220,10 @@ class ChatConnection:
     def _finish(self, code: int, reason: str) -> None:
         if self._close_code is None:
             self._close_code = (code, reason)
-        self._closed.set()
+        if not self._closed.is_set():
+            self._closed.set()
+            if self._main is not None and self._main is not asyncio.current_task():
+                self._main.cancel()  # it is waiting in receive()
 
     async def _close_socket(self) -> None:
         code, reason = self._close_code or (CLOSE_IDLE, "")
@@ -232,28 +295,6 @@ class ChatConnection:
                     None,
                 )
 
-    async def _watch(self) -> None:
-        """Auth deadline, token expiry and idle timeout, checked a few times a second."""
-        opened = time.monotonic()
-        while True:
-            await asyncio.sleep(0.2)
-            now = time.monotonic()
-            if self.user is None and now - opened > self.settings.auth_timeout:
-                message = "authenticate first: no auth frame arrived in time"
-                await self._send_error(ErrorData(code=ErrorCode.AUTH_REQUIRED, message=message))
-                await self._end_after_flush(CLOSE_POLICY, "authentication timeout")
-                return
-            expires = self.user.expires_at if self.user is not None else None
-            if expires is not None and time.time() >= expires:
-                message = "the token has expired"
-                await self._send_error(ErrorData(code=ErrorCode.AUTH_FAILED, message=message))
-                await self._end_after_flush(CLOSE_POLICY, "token expired")
-                return
-            listening = any(not t.done() for t in self.forwarders.values()) or self.subscriptions
-            if not listening and now - self.last_activity > self.settings.idle_timeout:
-                self._finish(CLOSE_IDLE, "idle timeout")
-                return
-
     # ------------------------------------------------------------------ frames
 
     async def _handle(self, raw: str) -> None:
@@ -321,6 +362,9 @@ class ChatConnection:
                 code=ErrorCode.FORBIDDEN,
             )
         self.user = user
+        if (deadline := self._timers.pop("auth", None)) is not None:
+            deadline.cancel()
+        self._arm_expiry()
         await self.sender.put(AuthSuccessEnvelope(data=AuthSuccessData(user=user.public())))
 
     async def _start(self, frame: MessageFrame, user: User) -> None:
@@ -389,10 +433,6 @@ class ChatConnection:
             await self.sender.put(envelope)
         except SlowConsumerError:
             self._finish(CLOSE_POLICY, "client too slow")
-
-
-class _Done(Exception):
-    """Ends the connection's task group."""
 
 
 def _explain(exc: ValidationError) -> str:

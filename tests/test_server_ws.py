@@ -344,7 +344,8 @@ def _token(sub: str = "alice", ttl: float = 60) -> str:
 
 @pytest.fixture
 def secured() -> Any:
-    with running(server_settings(jwt_secret=SecretStr(SECRET), auth_timeout=1.0)) as live:
+    settings = server_settings(jwt_secret=SecretStr(SECRET), auth_timeout=1.0, jwt_leeway=0)
+    with running(settings) as live:
         yield live
 
 
