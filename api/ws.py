@@ -83,8 +83,9 @@ class ChatConnection:
             self._send_text,
             queue_size=self.settings.send_queue_size,
             send_timeout=self.settings.send_timeout,
-            on_sent=lambda _: state.metrics.envelopes.labels(transport="ws").inc(),
+            on_sent=self._count_sent,
         )
+        self._sent_counter = state.metrics.envelopes.labels(transport="ws")
         self.forwarders: dict[str, asyncio.Task[None]] = {}
         self.started: list[Run] = []
         self.subscriptions: dict[str, tuple[asyncio.Queue[Run], asyncio.Task[None]]] = {}
@@ -242,6 +243,9 @@ class ChatConnection:
         await self._end_after_flush(CLOSE_RESTART, "server restart")
 
     # ------------------------------------------------------------------ tasks
+
+    def _count_sent(self, _: object) -> None:
+        self._sent_counter.inc()
 
     async def _send_text(self, text: str) -> None:
         await self.ws.send_text(text)

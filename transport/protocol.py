@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -187,9 +188,16 @@ class _Envelope(BaseModel):
             "data": data.model_dump(mode="json", exclude_none=True),
         }
 
-    def to_json(self) -> str:
-        """:meth:`to_wire` as compact one-line JSON: the same text on every transport."""
+    @cached_property
+    def _json(self) -> str:
         return json.dumps(self.to_wire(), ensure_ascii=False, separators=(",", ":"))
+
+    def to_json(self) -> str:
+        """:meth:`to_wire` as compact one-line JSON: the same text on every transport.
+
+        Envelopes are immutable, so the text is made once however many listeners a run has.
+        """
+        return self._json
 
 
 class WorkflowStepEnvelope(_Envelope):

@@ -41,8 +41,12 @@ class FrameSender:
 
     async def put(self, envelope: Envelope) -> None:
         """Queue one envelope; raises :class:`SlowConsumerError` if the queue stays full."""
+        if not self._queue.full():  # the usual case: no waiting, no timer
+            self._queue.put_nowait(envelope)
+            return
         try:
-            await asyncio.wait_for(self._queue.put(envelope), self._send_timeout)
+            async with asyncio.timeout(self._send_timeout):
+                await self._queue.put(envelope)
         except TimeoutError as exc:
             raise SlowConsumerError("outbound queue full") from exc
 
@@ -58,7 +62,8 @@ class FrameSender:
             if envelope is None:
                 return
             try:
-                await asyncio.wait_for(self._send_text(envelope.to_json()), self._send_timeout)
+                async with asyncio.timeout(self._send_timeout):
+                    await self._send_text(envelope.to_json())
             except TimeoutError as exc:
                 raise SlowConsumerError("send timed out") from exc
             self.sent += 1
