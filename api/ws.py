@@ -1,9 +1,10 @@
 """``/ws/chat``: one :class:`ChatConnection` per socket.
 
-Per connection, one task group: the receive loop (parses and answers frames; notices a vanished
-client even while the graph is silent), the writer (a bounded queue, see
-:class:`transport.ws.FrameSender`), a watchdog (auth deadline, token expiry, idle timeout) and one
-forwarder per run the connection listens to. Runs belong to the registry, not to the socket: when
+Per connection: the receive loop (the endpoint's own task: parses and answers frames, and
+notices a vanished client even while the graph is silent), one forwarder task per run the
+connection listens to, a bounded outbound queue (:class:`transport.ws.FrameSender`: whoever has
+something to send sends it, no writer task), and timers for the auth deadline, token expiry,
+idle timeout and stalled sends. Runs belong to the registry, not to the socket: when
 the socket goes, its forwarders stop listening and the runs carry on for the grace period.
 """
 
@@ -134,10 +135,9 @@ class ChatConnection:
                 )
             )
         )
-        # Two tasks per connection: this one receives, the writer sends. Deadlines are timers,
-        # not polling tasks, so an idle socket costs little memory and no CPU.
+        # One task per idle connection (this one, receiving); deadlines are timers, not polling
+        # tasks, so an idle socket costs little memory and no CPU.
         self._main = asyncio.current_task()
-        writer = asyncio.create_task(self._write())
         self._arm_deadlines()
         try:
             await self._receive()
@@ -146,13 +146,13 @@ class ChatConnection:
                 raise  # cancelled from outside: not ours to swallow
             if self._main is not None:
                 self._main.uncancel()
-        except (WebSocketDisconnect, ConnectionError):
-            pass
+        except (WebSocketDisconnect, ConnectionError, RuntimeError):
+            pass  # the peer went away mid-send (Starlette says so with RuntimeError)
         finally:
             self._closed.set()
             for timer in self._timers.values():
                 timer.cancel()
-            writer.cancel()
+            self.sender.abandon()
             for task in [*self.forwarders.values(), *self._chores]:
                 task.cancel()
             for session_id, (queue, task) in self.subscriptions.items():
@@ -168,6 +168,7 @@ class ChatConnection:
             self._timers["auth"] = loop.call_later(self.settings.auth_timeout, self._auth_deadline)
         self._arm_expiry()
         self._timers["idle"] = loop.call_later(self.settings.idle_timeout, self._idle_check)
+        self._timers["send"] = loop.call_later(self.settings.send_timeout, self._send_check)
 
     def _arm_expiry(self) -> None:
         """(Re)arm the token-expiry deadline for the current user."""
@@ -200,6 +201,16 @@ class ChatConnection:
         delay = self.settings.idle_timeout - (0.0 if listening else quiet_for)
         self._timers["idle"] = asyncio.get_running_loop().call_later(delay, self._idle_check)
 
+    def _send_check(self) -> None:
+        """A send blocked longer than the send timeout means the client stopped reading."""
+        loop = asyncio.get_running_loop()
+        started = self.sender.sending_since
+        if started is not None and loop.time() - started > self.settings.send_timeout:
+            log.info("connection %s is not reading: closing it", self.id)
+            self._finish(CLOSE_POLICY, "client too slow")
+            return
+        self._timers["send"] = loop.call_later(self.settings.send_timeout / 2, self._send_check)
+
     def _chore(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coroutine)
         self._chores.add(task)
@@ -213,9 +224,7 @@ class ChatConnection:
         """Close with ``code`` once what is queued (say, the error explaining why) is sent."""
         if self._close_code is None:
             self._close_code = (code, reason)
-        self.sender.close()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._closed.wait(), timeout=self.settings.send_timeout)
+        await self.sender.flushed(self.settings.send_timeout)
         self._finish(code, reason)
 
     def _finish(self, code: int, reason: str) -> None:
@@ -249,17 +258,6 @@ class ChatConnection:
 
     async def _send_text(self, text: str) -> None:
         await self.ws.send_text(text)
-
-    async def _write(self) -> None:
-        try:
-            await self.sender.run()
-        except SlowConsumerError:
-            log.info("connection %s is not reading: closing it", self.id)
-            self._finish(CLOSE_POLICY, "client too slow")
-            return
-        except (WebSocketDisconnect, ConnectionError, RuntimeError):
-            pass
-        self._finish(CLOSE_RESTART if self.state.draining else CLOSE_IDLE, "")
 
     async def _receive(self) -> None:
         while True:
@@ -428,6 +426,8 @@ class ChatConnection:
             await self._send_error(describe_exception(exc), run.run_id, run.session_id)
         except SlowConsumerError:
             self._finish(CLOSE_POLICY, "client too slow")
+        except (WebSocketDisconnect, ConnectionError, RuntimeError):
+            self._finish(CLOSE_IDLE, "")  # the socket is gone; the receive loop ends too
 
     async def _send_error(
         self, data: ErrorData, run_id: str | None = None, session_id: str | None = None

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
-from typing import Any, cast
+from typing import Any
 
 from langchain_core.messages import HumanMessage
 from langchain_core.runnables import Runnable
@@ -30,7 +30,7 @@ from transport.protocol import (
     FinalEnvelope,
     RunEnvelope,
 )
-from transport.transformer import transform
+from transport.transformer import TIME_LIMIT, transform
 
 __all__ = ["ask", "stream_answer"]
 
@@ -65,24 +65,20 @@ async def stream_answer(
         {"configurable": {"thread_id": session_id}, "metadata": {"graphwire_run_id": run_id}},
         version="v2",
     )
-    if time_limit is not None:
-        events = _with_deadline(events, asyncio.get_running_loop().time() + time_limit)
     envelopes = transform(events, run_id=run_id, session_id=session_id, clock=clock)
-    async with aclosing(envelopes):  # closing this generator closes the graph's stream too
-        async for envelope in envelopes:
-            yield envelope
-
-
-async def _with_deadline(events: AsyncIterator[Any], deadline: float) -> AsyncIterator[Any]:
-    """The events, raising ``TimeoutError`` inside the stream once ``deadline`` passes."""
-    async with aclosing(cast(AsyncGenerator[Any, None], events)) as stream:
-        while True:
-            try:
-                async with asyncio.timeout_at(deadline):
-                    event = await anext(stream)
-            except StopAsyncIteration:
-                return
-            yield event
+    # One timer for the whole run (not one per event): at the limit it cancels this task with
+    # TIME_LIMIT, which the transformer turns into error TIMEOUT + end.
+    task = asyncio.current_task()
+    limit = None
+    if time_limit is not None and task is not None:
+        limit = asyncio.get_running_loop().call_later(time_limit, task.cancel, TIME_LIMIT)
+    try:
+        async with aclosing(envelopes):  # closing this generator closes the graph's stream too
+            async for envelope in envelopes:
+                yield envelope
+    finally:
+        if limit is not None:
+            limit.cancel()
 
 
 async def ask(

@@ -173,6 +173,7 @@ class EmptyData(_Data):
 class _Envelope(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    type: str  # each envelope narrows it to its Literal; declared here so it is serialised first
     run_id: str | None = None
     session_id: str | None = None
     seq: int | None = Field(default=None, ge=0)
@@ -190,6 +191,8 @@ class _Envelope(BaseModel):
 
     @cached_property
     def _json(self) -> str:
+        if self.seq is not None:  # a run's envelope: every top-level field is set
+            return self.model_dump_json(exclude_none=True)  # pydantic-core: the fast path
         return json.dumps(self.to_wire(), ensure_ascii=False, separators=(",", ":"))
 
     def to_json(self) -> str:

@@ -25,7 +25,7 @@ from typing import Any, Literal, Protocol
 
 from langchain_core.runnables import Runnable
 
-from transport.errors import GraphwireError, NotFoundError
+from transport.errors import GraphwireError, NotFoundError, describe_exception
 from transport.eventlog import EventLog, MemoryEventLog
 from transport.ids import new_run_id, new_session_id
 from transport.inprocess import stream_answer
@@ -34,9 +34,11 @@ from transport.protocol import (
     EndEnvelope,
     EndReason,
     ErrorCode,
+    ErrorEnvelope,
     FinalEnvelope,
     RunEnvelope,
 )
+from transport.transformer import TIME_LIMIT
 
 __all__ = ["Multitask", "Run", "RunObserver", "RunRegistry"]
 
@@ -239,9 +241,14 @@ class RunRegistry:
                     elif isinstance(envelope, EndEnvelope):
                         run.end_reason = envelope.data.reason
                     await run.log.append(envelope)
-        except asyncio.CancelledError:
-            await self._seal(run, "cancelled")
-            raise
+        except asyncio.CancelledError as exc:
+            if not (exc.args and exc.args[0] == TIME_LIMIT):
+                await self._seal(run, "cancelled")
+                raise
+            # The time limit struck between two envelopes rather than inside the transformer.
+            if (task := asyncio.current_task()) is not None:
+                task.uncancel()
+            await self._seal(run, "error", error=TimeoutError())
         except Exception:  # stream_answer turns graph failures into envelopes; this is ours
             log.exception("run %s failed outside the graph", run.run_id)
             await self._seal(run, "error")
@@ -262,8 +269,19 @@ class RunRegistry:
             await self._seal(run, "cancelled")
             self._mark_done(run)
 
-    async def _seal(self, run: Run, reason: EndReason) -> None:
+    async def _seal(
+        self, run: Run, reason: EndReason, *, error: BaseException | None = None
+    ) -> None:
         """Write the ``end`` a run interrupted outside the transformer did not get to write."""
+        if not run.log.ended and error is not None:
+            await run.log.append(
+                ErrorEnvelope(
+                    run_id=run.run_id,
+                    session_id=run.session_id,
+                    seq=run.log.last_seq + 1,
+                    data=describe_exception(error),
+                )
+            )
         if not run.log.ended:
             end = EndEnvelope(
                 run_id=run.run_id,

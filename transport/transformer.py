@@ -45,7 +45,10 @@ from transport.protocol import (
     WorkflowStepEnvelope,
 )
 
-__all__ = ["RunTransformer", "document_to_source", "transform"]
+__all__ = ["TIME_LIMIT", "RunTransformer", "document_to_source", "transform"]
+
+TIME_LIMIT = "graphwire: run time limit"
+"""The message of the cancellation that ends a run at its time limit (``error`` ``TIMEOUT``)."""
 
 LABELS: dict[tuple[StepName, StepStatus], str] = {
     ("classify", "started"): "Routing your question...",
@@ -320,8 +323,14 @@ async def transform(
                 for envelope in machine.feed(event):
                     yield envelope
     except asyncio.CancelledError as exc:
-        cancelled = exc
-        ending = machine.cancel()
+        if exc.args and exc.args[0] == TIME_LIMIT:  # our own deadline, not a stop
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            ending = machine.fail(TimeoutError())
+        else:
+            cancelled = exc
+            ending = machine.cancel()
     except Exception as exc:
         ending = machine.fail(exc)
     else:
