@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 Q      ?= What is the rated power of the Voltra 6 motor?
 
-.PHONY: install lint typecheck pytest test serve chat eval graph clean
+.PHONY: install lint typecheck pytest test serve chat eval graph bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "graphwire needs Python >= 3.11")'
@@ -38,6 +38,9 @@ chat: install
 
 eval: install
 	$(BIN)/graphwire eval
+
+bench: install
+	$(BIN)/python -m bench.run
 
 graph: install
 	$(BIN)/graphwire graph

@@ -62,7 +62,7 @@ async def stream_answer(
         inputs["owner"] = owner
     events = graph.astream_events(
         inputs,
-        {"configurable": {"thread_id": session_id}, "metadata": {"graphwire_run_id": run_id}},
+        {"configurable": {"thread_id": session_id}},
         version="v2",
     )
     envelopes = transform(events, run_id=run_id, session_id=session_id, clock=clock)
