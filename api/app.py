@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -18,13 +19,14 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from starlette.routing import WebSocketRoute
 
 from api.asyncapi import build_asyncapi
 from api.auth import Authenticator
 from api.httperrors import graphwire_error_handler, validation_error_handler
 from api.limits import RateLimiter
 from api.metrics import Metrics
-from api.routes import create_router
+from api.routes import chat_socket, create_router
 from api.runtime import open_graph
 from api.settings import Settings
 from api.state import AppState
@@ -74,6 +76,9 @@ def create_app(settings: Settings, *, open_graph_with: GraphOpener = open_graph)
                 connection_limiter=RateLimiter(per_minute=settings.rate_limit_per_minute),
                 user_limiter=RateLimiter(per_minute=settings.user_rate_limit_per_minute),
             )
+            # What start-up built (modules, schemas, the index) lives as long as the process:
+            # keep it out of every later garbage collection.
+            gc.freeze()
             sweeper = asyncio.create_task(registry.sweep_forever())
             try:
                 yield
@@ -100,6 +105,7 @@ def create_app(settings: Settings, *, open_graph_with: GraphOpener = open_graph)
     )
     app.add_exception_handler(GraphwireError, graphwire_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.router.routes.append(WebSocketRoute("/ws/chat", chat_socket))
     app.include_router(create_router())
 
     @app.get("/asyncapi.json", include_in_schema=False)

@@ -125,13 +125,15 @@ def _resumed(state: AppState, user: User, last_event_id: str | None) -> tuple[Ru
     return state.registry.get(run_id, user_id=user.id), seq
 
 
-def create_router() -> APIRouter:
-    """Every route of the app (the WebSocket included)."""
-    router = APIRouter()
+async def chat_socket(websocket: WebSocket) -> None:
+    """``/ws/chat``, mounted as a plain Starlette route: FastAPI's dependency machinery would add
+    exit stacks to every open socket for nothing (this endpoint takes no dependencies)."""
+    await ChatConnection(websocket, app_state(websocket)).serve()
 
-    @router.websocket("/ws/chat")
-    async def chat_socket(websocket: WebSocket) -> None:
-        await ChatConnection(websocket, app_state(websocket)).serve()
+
+def create_router() -> APIRouter:
+    """Every HTTP route of the app (``/ws/chat`` is :func:`chat_socket`)."""
+    router = APIRouter()
 
     @router.post("/api/v1/chat", responses=ERRORS, tags=["chat"])
     async def chat(body: ChatRequest, user: UserDep, request: Request) -> dict[str, Any]:
