@@ -1,16 +1,18 @@
-"""Checks every new question passes before a run starts, the same on every route and frame."""
+"""Starting a run from a client's question: the same checks and limits on every route and frame."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, cast
 
+from api.httperrors import RateLimitedError
 from api.settings import Settings
+from api.state import AppState
 from transport.errors import GraphwireError
 from transport.protocol import ErrorCode
-from transport.runs import Multitask
+from transport.runs import Multitask, Run
 
-__all__ = ["check_message"]
+__all__ = ["check_message", "start_run"]
 
 MULTITASK: tuple[Multitask, ...] = ("reject", "interrupt", "enqueue")
 
@@ -34,3 +36,30 @@ def check_message(settings: Settings, message: str, options: Mapping[str, Any]) 
             "options.multitask must be 'interrupt' or 'enqueue'", code=ErrorCode.INVALID_MESSAGE
         )
     return cast(Multitask, multitask)
+
+
+async def start_run(
+    state: AppState,
+    *,
+    user_id: str,
+    client_key: str,
+    message: str,
+    session_id: str | None,
+    run_id: str | None,
+    options: Mapping[str, Any],
+) -> Run:
+    """Check the question, charge the client's and the user's rate limits, then start the run.
+
+    ``client_key`` names the caller for the per-client limit (a connection id, a client address).
+    """
+    multitask = check_message(state.settings, message, options)
+    for limiter, key in ((state.connection_limiter, client_key), (state.user_limiter, user_id)):
+        if not limiter.allow(key):
+            raise RateLimitedError(retry_after=limiter.retry_after(key))
+    return await state.registry.start(
+        question=message,
+        user_id=user_id,
+        session_id=session_id,
+        run_id=run_id,
+        multitask=multitask,
+    )

@@ -11,8 +11,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.websockets import WebSocket
 
 from api.auth import User, extract_token
-from api.httperrors import RateLimitedError
-from api.intake import check_message
+from api.intake import start_run
 from api.state import ANONYMOUS, AppState, app_state
 from api.ws import ChatConnection
 from transport.errors import GraphwireError, NotFoundError, describe_exception
@@ -64,22 +63,15 @@ def current_user(
 UserDep = Annotated[User, Depends(current_user)]
 
 
-def _limit(state: AppState, user: User, request: Request) -> None:
-    client = f"ip:{request.client.host if request.client else 'unknown'}"
-    for limiter, key in ((state.connection_limiter, client), (state.user_limiter, user.id)):
-        if not limiter.allow(key):
-            raise RateLimitedError(retry_after=limiter.retry_after(key))
-
-
 async def _start(state: AppState, user: User, body: ChatRequest, request: Request) -> Run:
-    multitask = check_message(state.settings, body.message, body.options)
-    _limit(state, user, request)
-    return await state.registry.start(
-        question=body.message,
+    return await start_run(
+        state,
         user_id=user.id,
+        client_key=f"ip:{request.client.host if request.client else 'unknown'}",
+        message=body.message,
         session_id=body.session_id,
         run_id=body.run_id,
-        multitask=multitask,
+        options=body.options,
     )
 
 

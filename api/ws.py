@@ -24,7 +24,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from api.auth import AuthError, User, extract_token
 from api.httperrors import error_response
-from api.intake import check_message
+from api.intake import start_run
 from api.state import ANONYMOUS, AppState
 from transport.errors import GraphwireError, describe_exception
 from transport.protocol import (
@@ -370,21 +370,14 @@ class ChatConnection:
         await self.sender.put(AuthSuccessEnvelope(data=AuthSuccessData(user=user.public())))
 
     async def _start(self, frame: MessageFrame, user: User) -> None:
-        multitask = check_message(self.settings, frame.message, frame.options)
-        for limiter, key in (
-            (self.state.connection_limiter, self.id),
-            (self.state.user_limiter, user.id),
-        ):
-            if not limiter.allow(key):
-                raise GraphwireError(
-                    "too many messages; slow down", code=ErrorCode.RATE_LIMITED, retryable=True
-                )
-        run = await self.state.registry.start(
-            question=frame.message,
+        run = await start_run(
+            self.state,
             user_id=user.id,
+            client_key=self.id,
+            message=frame.message,
             session_id=frame.session_id,
             run_id=frame.run_id,
-            multitask=multitask,
+            options=frame.options,
         )
         self.started.append(run)
         self._forward(run, after_seq=-1)

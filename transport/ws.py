@@ -46,7 +46,6 @@ class FrameSender:
         self._idle = asyncio.Event()
         self._idle.set()
         self._orphans: set[asyncio.Task[None]] = set()
-        self.sent = 0
         self.sending_since: float | None = None
         """Loop time at which the send in progress began (None when idle)."""
 
@@ -83,7 +82,6 @@ class FrameSender:
                 self.sending_since = loop.time()
                 await self._send_text(envelope.to_json())
                 self.sending_since = None
-                self.sent += 1
                 if self._on_sent is not None:
                     self._on_sent(envelope)
         finally:
