@@ -207,3 +207,25 @@ async def test_ownership_survives_a_restart(minipack: DomainPack, tmp_path: Any)
         state = await graph.aget_state({"configurable": {"thread_id": "s_kept"}})
         assert [m.type for m in state.values["messages"]] == ["human", "ai", "human", "ai"]
         assert state.values["owner"] == "alice"
+
+
+async def test_a_failure_outside_the_graph_still_ends_with_error_then_end(
+    minipack: DomainPack,
+) -> None:
+    class FlakyLog(MemoryEventLog):
+        """Refuses the first text envelope once, as a broken store would."""
+
+        failed = False
+
+        async def append(self, envelope: Any) -> None:
+            if envelope.type == "text" and not self.failed:
+                self.failed = True
+                raise OSError("store unavailable")
+            await super().append(envelope)
+
+    graph = build_graph(pack=minipack, model=OfflineChatModel(token_delay=0))
+    registry = RunRegistry(graph, log_factory=lambda run_id: FlakyLog(run_id, max_envelopes=100))
+    run = await registry.start(question=Q, user_id="alice")
+    out = await _all(registry, run)
+    assert_run_invariants(out, reason="error")
+    assert out[-2].data.code == ErrorCode.PROCESSING_ERROR and run.end_reason == "error"

@@ -25,20 +25,18 @@ from typing import Any, Literal, Protocol
 
 from langchain_core.runnables import Runnable
 
-from transport.errors import GraphwireError, NotFoundError, describe_exception
+from transport.errors import GraphwireError, NotFoundError
 from transport.eventlog import EventLog, MemoryEventLog
 from transport.ids import new_run_id, new_session_id
 from transport.inprocess import stream_answer
 from transport.protocol import (
-    EndData,
     EndEnvelope,
     EndReason,
     ErrorCode,
-    ErrorEnvelope,
     FinalEnvelope,
     RunEnvelope,
 )
-from transport.transformer import TIME_LIMIT
+from transport.transformer import TIME_LIMIT, RunTransformer
 
 __all__ = ["Multitask", "Run", "RunObserver", "RunRegistry"]
 
@@ -243,15 +241,14 @@ class RunRegistry:
                     await run.log.append(envelope)
         except asyncio.CancelledError as exc:
             if not (exc.args and exc.args[0] == TIME_LIMIT):
-                await self._seal(run, "cancelled")
+                await self._seal(run)
                 raise
             # The time limit struck between two envelopes rather than inside the transformer.
             if (task := asyncio.current_task()) is not None:
                 task.uncancel()
-            await self._seal(run, "error", error=TimeoutError())
-        except Exception:  # stream_answer turns graph failures into envelopes; this is ours
-            log.exception("run %s failed outside the graph", run.run_id)
-            await self._seal(run, "error")
+            await self._seal(run, error=TimeoutError())
+        except Exception as exc:  # stream_answer turns graph failures into envelopes; this is ours
+            await self._seal(run, error=exc)  # describe_exception logs it, redacted
         finally:
             self._mark_done(run, first_token_ms)
 
@@ -266,31 +263,22 @@ class RunRegistry:
     async def _settle(self, run: Run) -> None:
         """After its task is gone: a task cancelled before it first ran never wrote its end."""
         if run.active:
-            await self._seal(run, "cancelled")
+            await self._seal(run)
             self._mark_done(run)
 
-    async def _seal(
-        self, run: Run, reason: EndReason, *, error: BaseException | None = None
-    ) -> None:
-        """Write the ``end`` a run interrupted outside the transformer did not get to write."""
-        if not run.log.ended and error is not None:
-            await run.log.append(
-                ErrorEnvelope(
-                    run_id=run.run_id,
-                    session_id=run.session_id,
-                    seq=run.log.last_seq + 1,
-                    data=describe_exception(error),
-                )
-            )
-        if not run.log.ended:
-            end = EndEnvelope(
-                run_id=run.run_id,
-                session_id=run.session_id,
-                seq=run.log.last_seq + 1,
-                data=EndData(reason=reason),
-            )
-            await run.log.append(end)
-            run.end_reason = reason
+    async def _seal(self, run: Run, *, error: BaseException | None = None) -> None:
+        """Write the ending a run interrupted outside the transformer did not get to write:
+        ``error`` + ``end`` for an exception, else ``end`` ``cancelled``, numbered on from the log.
+        """
+        if run.log.ended:
+            return
+        machine = RunTransformer(
+            run_id=run.run_id, session_id=run.session_id, start_seq=run.log.last_seq + 1
+        )
+        for envelope in machine.fail(error) if error is not None else machine.cancel():
+            await run.log.append(envelope)
+            if isinstance(envelope, EndEnvelope):
+                run.end_reason = envelope.data.reason
 
     # ------------------------------------------------------------------ stopping
 

@@ -95,6 +95,8 @@ class RunTransformer:
     run_id: str
     session_id: str
     clock: Callable[[], float] = time.monotonic
+    start_seq: int = 0
+    """The seq of the first envelope (0 for a whole run; more to continue a log)."""
     _seq: int = 0
     _ended: bool = False
     _started_at: float | None = None
@@ -108,6 +110,9 @@ class RunTransformer:
     _answer: BaseMessage | None = None
     _model: str = ""
     _root_output: Any = None
+
+    def __post_init__(self) -> None:
+        self._seq = self.start_seq
 
     @property
     def ended(self) -> bool:
