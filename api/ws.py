@@ -1,11 +1,16 @@
 """``/ws/chat``: one :class:`ChatConnection` per socket.
 
 Per connection: the receive loop (the endpoint's own task: parses and answers frames, and
-notices a vanished client even while the graph is silent), one forwarder task per run the
-connection listens to, a bounded outbound queue (:class:`transport.ws.FrameSender`: whoever has
-something to send sends it, no writer task), and timers for the auth deadline, token expiry,
-idle timeout and stalled sends. Runs belong to the registry, not to the socket: when
-the socket goes, its forwarders stop listening and the runs carry on for the grace period.
+notices a vanished client even while the graph is silent), a bounded outbound queue
+(:class:`transport.ws.FrameSender`: whoever has something to send sends it, no writer task),
+and timers for the auth deadline, token expiry, idle timeout and stalled sends.
+
+For each run it listens to, a forwarder task reads the run's log (a replay, or the start of a
+live run) until it has caught up; from then on the run's own task hands each new envelope
+straight to the socket (a sink, :meth:`transport.runs.RunRegistry.push_to`), so a live token
+costs no task switch. A client too slow for that goes back to a forwarder. Runs belong to the
+registry, not to the socket: when the socket goes, it stops listening and the runs carry on
+for the grace period.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import logging
 import secrets
 import time
 from collections.abc import Coroutine
+from contextlib import aclosing
 from typing import Any
 
 from pydantic import ValidationError
@@ -45,7 +51,7 @@ from transport.protocol import (
     SubscribeFrame,
     parse_client_frame,
 )
-from transport.runs import Run
+from transport.runs import Run, Sink
 from transport.ws import FrameSender, SlowConsumerError
 
 __all__ = ["ChatConnection", "origin_allowed"]
@@ -85,9 +91,11 @@ class ChatConnection:
             queue_size=self.settings.send_queue_size,
             send_timeout=self.settings.send_timeout,
             on_sent=self._count_sent,
+            on_failure=self._socket_failed,
         )
         self._sent_counter = state.metrics.envelopes.labels(transport="ws")
         self.forwarders: dict[str, asyncio.Task[None]] = {}
+        self.pushing: dict[str, tuple[Run, Sink]] = {}
         self.started: list[Run] = []
         self.subscriptions: dict[str, tuple[asyncio.Queue[Run], asyncio.Task[None]]] = {}
         self.last_activity = time.monotonic()
@@ -155,6 +163,8 @@ class ChatConnection:
             self.sender.abandon()
             for task in [*self.forwarders.values(), *self._chores]:
                 task.cancel()
+            for run_id in list(self.pushing):
+                self._stop_pushing(run_id)
             for session_id, (queue, task) in self.subscriptions.items():
                 task.cancel()
                 self.state.registry.unsubscribe(session_id, queue)
@@ -193,7 +203,11 @@ class ChatConnection:
         )
 
     def _idle_check(self) -> None:
-        listening = any(not t.done() for t in self.forwarders.values()) or self.subscriptions
+        listening = (
+            any(not t.done() for t in self.forwarders.values())
+            or any(run.active for run, _ in self.pushing.values())
+            or self.subscriptions
+        )
         quiet_for = time.monotonic() - self.last_activity
         if not listening and quiet_for >= self.settings.idle_timeout:
             self._finish(CLOSE_IDLE, "idle timeout")
@@ -255,6 +269,10 @@ class ChatConnection:
 
     def _count_sent(self, _: object) -> None:
         self._sent_counter.inc()
+
+    def _socket_failed(self, exc: BaseException) -> None:
+        """A send that had to wait for the client failed (the socket is gone)."""
+        self._finish(CLOSE_IDLE, "")
 
     async def _send_text(self, text: str) -> None:
         await self.ws.send_text(text)
@@ -405,22 +423,63 @@ class ChatConnection:
     def _forward(self, run: Run, *, after_seq: int, replace: bool = False) -> None:
         """Send the run's envelopes after ``after_seq`` on this socket (once per run)."""
         current = self.forwarders.get(run.run_id)
-        if current is not None and not current.done():
-            if not replace:
-                return
+        listening = run.run_id in self.pushing or (current is not None and not current.done())
+        if listening and not replace:
+            return
+        self._stop_pushing(run.run_id)
+        if current is not None:
             current.cancel()
         self.forwarders[run.run_id] = asyncio.create_task(self._pump(run, after_seq))
 
     async def _pump(self, run: Run, after_seq: int) -> None:
+        """Read the run's log until caught up, then let the run push to this socket."""
+        registry = self.state.registry
+        sink = self._sink(run)
         try:
-            async for envelope in self.state.registry.follow(run, after_seq=after_seq):
-                await self.sender.put(envelope)
+            if registry.push_to(run, sink, after_seq=after_seq):
+                self.pushing[run.run_id] = (run, sink)
+                return
+            async with aclosing(registry.follow(run, after_seq=after_seq)) as envelopes:
+                async for envelope in envelopes:
+                    await self.sender.put(envelope)
+                    seq = envelope.seq  # no await between reading it and asking to be pushed to
+                    if seq is not None and registry.push_to(run, sink, after_seq=seq):
+                        self.pushing[run.run_id] = (run, sink)
+                        return
         except GraphwireError as exc:  # the log no longer holds that range
             await self._send_error(describe_exception(exc), run.run_id, run.session_id)
         except SlowConsumerError:
             self._finish(CLOSE_POLICY, "client too slow")
         except (WebSocketDisconnect, ConnectionError, RuntimeError):
             self._finish(CLOSE_IDLE, "")  # the socket is gone; the receive loop ends too
+
+    def _sink(self, run: Run) -> Sink:
+        """What the run's task calls with each live envelope: send it now, never wait."""
+
+        def deliver(envelope: Any) -> bool:
+            if envelope.type == "end":  # the registry drops the run's sinks after its end
+                self.pushing.pop(run.run_id, None)
+            try:
+                if self.sender.offer(envelope):
+                    return True
+            except (WebSocketDisconnect, ConnectionError, RuntimeError):
+                self.pushing.pop(run.run_id, None)
+                self._finish(CLOSE_IDLE, "")
+                return False
+            # The queue is full: this client reads slower than the run writes. Go back to
+            # reading the log from this envelope on, at the client's pace (bounded by put).
+            self.pushing.pop(run.run_id, None)
+            self.forwarders[run.run_id] = asyncio.create_task(
+                self._pump(run, after_seq=envelope.seq - 1)
+            )
+            return False
+
+        return deliver
+
+    def _stop_pushing(self, run_id: str) -> None:
+        listening = self.pushing.pop(run_id, None)
+        if listening is not None:
+            self.state.registry.stop_pushing(*listening)
 
     async def _send_error(
         self, data: ErrorData, run_id: str | None = None, session_id: str | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import Any
 
 import pytest
@@ -177,6 +178,26 @@ async def test_a_bounded_log_refuses_a_gap_instead_of_skipping() -> None:
         [e async for e in log.follow(after_seq=0)]
     with pytest.raises(ValueError, match="expected seq"):
         await MemoryEventLog("r", max_envelopes=3).append(_text(1))
+
+
+async def test_a_finished_log_keeps_text_and_replays_the_same_envelopes() -> None:
+    log = MemoryEventLog("r", max_envelopes=100)
+    sent = [*(_text(seq) for seq in range(4))]
+    sent.append(EndEnvelope(run_id="r", session_id="s", seq=4, data=EndData(reason="complete")))
+    live = asyncio.create_task(_collect(log))  # a listener following across the end
+    await asyncio.sleep(0)
+    for envelope in sent:
+        await log.append(envelope)
+    replayed = [e async for e in log.follow(after_seq=-1)]
+    assert await live == sent
+    assert replayed == sent  # typed envelopes again, not text
+    assert [e.to_json() for e in replayed] == [e.to_json() for e in sent]
+    # Once ended, the log holds no envelope objects for the garbage collector to walk.
+    assert not any(isinstance(r, TextEnvelope) for r in gc.get_referents(*vars(log).values()))
+
+
+async def _collect(log: MemoryEventLog) -> list[Any]:
+    return [e async for e in log.follow(after_seq=-1)]
 
 
 async def test_ownership_survives_a_restart(minipack: DomainPack, tmp_path: Any) -> None:

@@ -19,7 +19,7 @@ from collections.abc import AsyncGenerator
 from typing import Protocol
 
 from transport.errors import NotFoundError
-from transport.protocol import EndEnvelope, RunEnvelope
+from transport.protocol import EndEnvelope, RunEnvelope, restore_envelope
 
 __all__ = ["EventLog", "MemoryEventLog"]
 
@@ -57,11 +57,17 @@ class EventLog(Protocol):
 
 
 class MemoryEventLog:
-    """An in-process log, bounded to ``max_envelopes`` (the oldest are dropped first)."""
+    """An in-process log, bounded to ``max_envelopes`` (the oldest are dropped first).
+
+    While the run goes, the log holds its envelope objects (live listeners take them as they
+    are). Once the run has ended, the log keeps only their JSON text: a finished run waiting out
+    its retention period then costs one string per envelope instead of a handful of objects the
+    garbage collector has to walk, and a replay turns the text back into envelopes.
+    """
 
     def __init__(self, run_id: str, *, max_envelopes: int) -> None:
         self.run_id = run_id
-        self._items: deque[RunEnvelope] = deque()
+        self._items: deque[RunEnvelope | str] = deque()
         self._first_seq = 0
         self._max = max_envelopes
         self._ended = False
@@ -89,6 +95,8 @@ class MemoryEventLog:
             self._items.popleft()
             self._first_seq += 1
         self._ended = isinstance(envelope, EndEnvelope)
+        if self._ended:
+            self._items = deque(_text(item) for item in self._items)
         # Wake every reader at once, then arm a fresh event for the next append.
         self._appended.set()
         self._appended = asyncio.Event()
@@ -102,7 +110,8 @@ class MemoryEventLog:
                         f"run {self.run_id} no longer keeps envelopes from seq {cursor}; "
                         f"the oldest kept is {self._first_seq}"
                     )
-                envelope = self._items[cursor - self._first_seq]
+                item = self._items[cursor - self._first_seq]
+                envelope = restore_envelope(item) if isinstance(item, str) else item
                 cursor += 1
                 yield envelope
                 if isinstance(envelope, EndEnvelope):
@@ -110,3 +119,7 @@ class MemoryEventLog:
             if self._ended:
                 return
             await self._appended.wait()
+
+
+def _text(item: RunEnvelope | str) -> str:
+    return item if isinstance(item, str) else item.to_json()

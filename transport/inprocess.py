@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Callable
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from contextlib import aclosing, contextmanager
 from typing import Any
 
 from langchain_core.messages import HumanMessage
@@ -32,7 +32,35 @@ from transport.protocol import (
 )
 from transport.transformer import TIME_LIMIT, transform
 
-__all__ = ["ask", "stream_answer"]
+__all__ = ["ask", "ask_graph", "run_time_limit", "stream_answer"]
+
+
+def ask_graph(
+    graph: Runnable[Any, Any], question: str, *, session_id: str, owner: str | None = None
+) -> AsyncIterator[Any]:
+    """The graph's ``astream_events`` v2 stream for ``question`` in conversation ``session_id``."""
+    inputs: dict[str, Any] = {"messages": [HumanMessage(question)]}
+    if owner is not None:
+        inputs["owner"] = owner
+    return graph.astream_events(inputs, {"configurable": {"thread_id": session_id}}, version="v2")
+
+
+@contextmanager
+def run_time_limit(seconds: float | None) -> Iterator[None]:
+    """Cancel the current task with :data:`TIME_LIMIT` once ``seconds`` have passed.
+
+    One timer for the whole run, not one per event; the transformer turns that cancellation
+    into ``error`` ``TIMEOUT`` + ``end``.
+    """
+    task = asyncio.current_task()
+    if seconds is None or task is None:
+        yield
+        return
+    limit = asyncio.get_running_loop().call_later(seconds, task.cancel, TIME_LIMIT)
+    try:
+        yield
+    finally:
+        limit.cancel()
 
 
 async def stream_answer(
@@ -56,29 +84,12 @@ async def stream_answer(
     if not question.strip():
         raise GraphwireError("the message is empty", code=ErrorCode.EMPTY_MESSAGE)
     session_id = session_id or new_session_id()
-    run_id = run_id or new_run_id()
-    inputs: dict[str, Any] = {"messages": [HumanMessage(question)]}
-    if owner is not None:
-        inputs["owner"] = owner
-    events = graph.astream_events(
-        inputs,
-        {"configurable": {"thread_id": session_id}},
-        version="v2",
-    )
-    envelopes = transform(events, run_id=run_id, session_id=session_id, clock=clock)
-    # One timer for the whole run (not one per event): at the limit it cancels this task with
-    # TIME_LIMIT, which the transformer turns into error TIMEOUT + end.
-    task = asyncio.current_task()
-    limit = None
-    if time_limit is not None and task is not None:
-        limit = asyncio.get_running_loop().call_later(time_limit, task.cancel, TIME_LIMIT)
-    try:
+    events = ask_graph(graph, question, session_id=session_id, owner=owner)
+    envelopes = transform(events, run_id=run_id or new_run_id(), session_id=session_id, clock=clock)
+    with run_time_limit(time_limit):
         async with aclosing(envelopes):  # closing this generator closes the graph's stream too
             async for envelope in envelopes:
                 yield envelope
-    finally:
-        if limit is not None:
-            limit.cancel()
 
 
 async def ask(

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -55,6 +54,7 @@ __all__ = [
     "WorkflowStepEnvelope",
     "parse_client_frame",
     "parse_envelope",
+    "restore_envelope",
 ]
 
 PROTOCOL = "graphwire.v1"
@@ -189,18 +189,22 @@ class _Envelope(BaseModel):
             "data": data.model_dump(mode="json", exclude_none=True),
         }
 
-    @cached_property
-    def _json(self) -> str:
-        if self.seq is not None:  # a run's envelope: every top-level field is set
-            return self.model_dump_json(exclude_none=True)  # pydantic-core: the fast path
-        return json.dumps(self.to_wire(), ensure_ascii=False, separators=(",", ":"))
-
     def to_json(self) -> str:
         """:meth:`to_wire` as compact one-line JSON: the same text on every transport.
 
         Envelopes are immutable, so the text is made once however many listeners a run has.
+        It is kept in the instance ``__dict__`` (which pydantic's equality ignores), not in a
+        ``functools.cached_property``: Python 3.11's takes a lock on every first access, and
+        this runs once per token.
         """
-        return self._json
+        cached: str | None = self.__dict__.get("_json")
+        if cached is None:
+            if self.seq is not None:  # a run's envelope: every top-level field is set
+                cached = self.model_dump_json(exclude_none=True)  # pydantic-core: the fast path
+            else:
+                cached = json.dumps(self.to_wire(), ensure_ascii=False, separators=(",", ":"))
+            self.__dict__["_json"] = cached
+        return cached
 
 
 class WorkflowStepEnvelope(_Envelope):
@@ -316,6 +320,9 @@ ClientFrame = Annotated[
 
 _ENVELOPES: TypeAdapter[Envelope] = TypeAdapter(Envelope)
 _FRAMES: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
+_RUN_ENVELOPES: TypeAdapter[RunEnvelope] = TypeAdapter(
+    Annotated[RunEnvelope, Field(discriminator="type")]
+)
 
 
 def parse_envelope(raw: str | bytes | dict[str, Any]) -> Envelope:
@@ -323,6 +330,16 @@ def parse_envelope(raw: str | bytes | dict[str, Any]) -> Envelope:
     if isinstance(raw, dict):
         return _ENVELOPES.validate_python(raw)
     return _ENVELOPES.validate_json(raw)
+
+
+def restore_envelope(text: str) -> RunEnvelope:
+    """A run's envelope back from the exact text its :meth:`~_Envelope.to_json` gave (a stored log).
+
+    The text is kept as the envelope's JSON, so sending it again costs no re-encoding.
+    """
+    envelope = _RUN_ENVELOPES.validate_json(text)
+    envelope.__dict__["_json"] = text
+    return envelope
 
 
 def parse_client_frame(raw: str | bytes | dict[str, Any]) -> ClientFrame:

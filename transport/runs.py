@@ -28,7 +28,7 @@ from langchain_core.runnables import Runnable
 from transport.errors import GraphwireError, NotFoundError
 from transport.eventlog import EventLog, MemoryEventLog
 from transport.ids import new_run_id, new_session_id
-from transport.inprocess import stream_answer
+from transport.inprocess import ask_graph, run_time_limit
 from transport.protocol import (
     EndEnvelope,
     EndReason,
@@ -36,13 +36,16 @@ from transport.protocol import (
     FinalEnvelope,
     RunEnvelope,
 )
-from transport.transformer import TIME_LIMIT, RunTransformer
+from transport.transformer import TIME_LIMIT, RunTransformer, transform
 
-__all__ = ["Multitask", "Run", "RunObserver", "RunRegistry"]
+__all__ = ["Multitask", "Run", "RunObserver", "RunRegistry", "Sink"]
 
 log = logging.getLogger("graphwire.runs")
 
 Multitask = Literal["reject", "interrupt", "enqueue"]
+Sink = Callable[[RunEnvelope], bool]
+"""Takes a run's live envelope synchronously from the run's task, without waiting; returns
+False to be dropped (it could not keep up and goes back to reading the log)."""
 ANONYMOUS_OWNER = "anonymous"  # conversations stored before owners were recorded
 
 
@@ -68,6 +71,7 @@ class Run:
     listeners: int = 0
     end_reason: EndReason | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    sinks: list[Sink] = field(default_factory=list)
     _orphan_timer: asyncio.TimerHandle | None = None
 
     @property
@@ -224,21 +228,18 @@ class RunRegistry:
         try:
             if previous is not None:
                 await previous.done.wait()
-            envelopes = stream_answer(
-                self.graph,
-                run.question,
-                session_id=run.session_id,
-                run_id=run.run_id,
-                time_limit=self.run_timeout,
-                owner=run.user_id,
+            events = ask_graph(
+                self.graph, run.question, session_id=run.session_id, owner=run.user_id
             )
-            async with aclosing(envelopes):
-                async for envelope in envelopes:
-                    if isinstance(envelope, FinalEnvelope):
-                        first_token_ms = envelope.data.timing.first_token_ms
-                    elif isinstance(envelope, EndEnvelope):
-                        run.end_reason = envelope.data.reason
-                    await run.log.append(envelope)
+            envelopes = transform(events, run_id=run.run_id, session_id=run.session_id)
+            with run_time_limit(self.run_timeout):
+                async with aclosing(envelopes):  # closing it closes the graph's stream too
+                    async for envelope in envelopes:
+                        if isinstance(envelope, FinalEnvelope):
+                            first_token_ms = envelope.data.timing.first_token_ms
+                        elif isinstance(envelope, EndEnvelope):
+                            run.end_reason = envelope.data.reason
+                        await self._record(run, envelope)
         except asyncio.CancelledError as exc:
             if not (exc.args and exc.args[0] == TIME_LIMIT):
                 await self._seal(run)
@@ -247,7 +248,7 @@ class RunRegistry:
             if (task := asyncio.current_task()) is not None:
                 task.uncancel()
             await self._seal(run, error=TimeoutError())
-        except Exception as exc:  # stream_answer turns graph failures into envelopes; this is ours
+        except Exception as exc:  # transform turns graph failures into envelopes; this is ours
             await self._seal(run, error=exc)  # describe_exception logs it, redacted
         finally:
             self._mark_done(run, first_token_ms)
@@ -276,9 +277,20 @@ class RunRegistry:
             run_id=run.run_id, session_id=run.session_id, start_seq=run.log.last_seq + 1
         )
         for envelope in machine.fail(error) if error is not None else machine.cancel():
-            await run.log.append(envelope)
             if isinstance(envelope, EndEnvelope):
                 run.end_reason = envelope.data.reason
+            await self._record(run, envelope)
+
+    async def _record(self, run: Run, envelope: RunEnvelope) -> None:
+        """Log ``envelope``, then hand it to the run's live sinks (in order, none waits)."""
+        await run.log.append(envelope)
+        if run.sinks:
+            for sink in list(run.sinks):
+                if not sink(envelope):
+                    self.stop_pushing(run, sink)
+            if isinstance(envelope, EndEnvelope):
+                for sink in list(run.sinks):
+                    self.stop_pushing(run, sink)
 
     # ------------------------------------------------------------------ stopping
 
@@ -305,6 +317,26 @@ class RunRegistry:
                 async for envelope in envelopes:
                     yield envelope
         finally:
+            self._detach(run)
+
+    def push_to(self, run: Run, sink: Sink, *, after_seq: int) -> bool:
+        """Hand ``sink`` the run's envelopes after ``after_seq`` as they are logged.
+
+        Only possible once a reader has caught up (``after_seq`` is the newest logged seq) with a
+        run still going, and it must be asked with no ``await`` since that seq was read; returns
+        False otherwise (keep reading with :meth:`follow`). A sink counts as a listener until
+        the run ends, it returns False, or :meth:`stop_pushing`.
+        """
+        if not run.active or run.log.ended or run.log.last_seq != after_seq:
+            return False
+        run.sinks.append(sink)
+        self._attach(run)
+        return True
+
+    def stop_pushing(self, run: Run, sink: Sink) -> None:
+        """Stop handing ``sink`` envelopes (nothing happens if it no longer gets any)."""
+        if sink in run.sinks:
+            run.sinks.remove(sink)
             self._detach(run)
 
     def _attach(self, run: Run) -> None:

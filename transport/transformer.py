@@ -210,8 +210,14 @@ class RunTransformer:
         if self._first_token_at is None:
             self._first_token_at = self.clock()
         self._deltas.append(delta)
+        out = self._flush_sources() if not self._sources_sent else []  # (once per run)
+        seq = self._seq
+        self._seq += 1
         data = TextData(delta=delta, agent=self._agent)
-        return [*self._flush_sources(), TextEnvelope(**self._ids(), data=data)]
+        out.append(
+            TextEnvelope(run_id=self.run_id, session_id=self.session_id, seq=seq, data=data)
+        )
+        return out
 
     # ------------------------------------------------------------------ endings
 

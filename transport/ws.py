@@ -1,27 +1,75 @@
 """The WebSocket adapter's sending half: one bounded queue per connection, no writer task.
 
-Producers (run forwarders, replies to frames) ``put`` envelopes. When nobody is sending, the
-producer sends at once itself (no hop through another task: the common case costs one send);
-while a send is in progress, envelopes wait in a queue that the sending producer drains in
-order. The queue is bounded: a producer that finds it full waits up to ``send_timeout`` and then
-gets :class:`SlowConsumerError`, so a client that stops reading costs at most ``queue_size``
-envelopes of memory. A send that itself hangs is caught by the connection's watchdog through
-:attr:`FrameSender.sending_since`.
+Producers ``put`` envelopes (replies to frames, replays from a run's log). When nobody is
+sending, the producer sends at once itself (no hop through another task: the common case costs
+one send); while a send is in progress, envelopes wait in a queue that the sending producer
+drains in order. The queue is bounded: a producer that finds it full waits up to
+``send_timeout`` and then gets :class:`SlowConsumerError`, so a client that stops reading costs
+at most ``queue_size`` envelopes of memory. A send that itself hangs is caught by the
+connection's watchdog through :attr:`FrameSender.sending_since`.
+
+A run's live envelopes come through :meth:`FrameSender.offer` instead, called synchronously by
+the run's own task, which must never wait on a client: the send is started right there and
+usually completes at once (the socket's buffer has room); only if it has to wait for the
+client does a task take over the rest (:func:`run_eagerly`). A full queue is refused, and the
+caller falls back to ``put``.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from typing import Any
 
 from transport.protocol import Envelope
 
-__all__ = ["FrameSender", "SlowConsumerError"]
+__all__ = ["FrameSender", "SlowConsumerError", "run_eagerly"]
 
 
 class SlowConsumerError(Exception):
     """The client did not read fast enough."""
+
+
+def run_eagerly(coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
+    """Run ``coroutine`` in the calling task up to its first suspension.
+
+    If it finishes without suspending (a send into a socket buffer with room), that is all and
+    ``None`` is returned: no task, no trip through the event loop. If it suspends, a task takes
+    it over from where it stopped and is returned. Exceptions raised before the first suspension
+    propagate to the caller. (Python 3.12's eager task factory does this for every task; this is
+    the same thing for one call, on 3.11.)
+    """
+    try:
+        pending = coroutine.send(None)
+    except StopIteration:
+        return None
+    return asyncio.ensure_future(_Continued(coroutine, pending))
+
+
+class _Continued(Coroutine[Any, Any, None]):
+    """A coroutine already started: hands the task what it is waiting on, then goes on."""
+
+    def __init__(self, coroutine: Coroutine[Any, Any, None], pending: Any) -> None:
+        self._coroutine = coroutine
+        self._pending: Any = pending
+        self._started = False
+
+    def send(self, value: Any) -> Any:
+        if not self._started:  # the task's first step: report what the coroutine waits for
+            self._started = True
+            return self._pending
+        return self._coroutine.send(value)
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        self._started = True
+        return self._coroutine.throw(typ, val, tb)
+
+    def close(self) -> None:
+        self._coroutine.close()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return (yield from self._coroutine.__await__())  # pragma: no cover - tasks only
 
 
 class FrameSender:
@@ -34,12 +82,14 @@ class FrameSender:
         queue_size: int,
         send_timeout: float,
         on_sent: Callable[[Envelope], None] | None = None,
+        on_failure: Callable[[BaseException], None] | None = None,
     ) -> None:
         self._send_text = send_text
         self._queue: deque[Envelope] = deque()
         self._max = queue_size
         self._send_timeout = send_timeout
         self._on_sent = on_sent
+        self._on_failure = on_failure
         self._writing = False
         self._space = asyncio.Event()
         self._space.set()
@@ -61,6 +111,27 @@ class FrameSender:
         self._queue.append(envelope)
         if not self._writing:
             await self._drain()
+
+    def offer(self, envelope: Envelope) -> bool:
+        """Send or queue ``envelope`` without waiting; False (nothing done) if the queue is full.
+
+        Meant for a producer that must not wait on this client (a run's own task). A send that
+        fails at once raises here; one that fails later is reported to ``on_failure``.
+        """
+        if len(self._queue) >= self._max:
+            return False
+        self._queue.append(envelope)
+        if not self._writing:
+            task = run_eagerly(self._drain())
+            if task is not None:
+                self._orphans.add(task)
+                task.add_done_callback(self._finished_later)
+        return True
+
+    def _finished_later(self, task: asyncio.Task[None]) -> None:
+        self._orphans.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None and self._on_failure:
+            self._on_failure(exc)
 
     async def flushed(self, within: float) -> bool:
         """Wait until everything queued has been sent; False if that takes over ``within`` s."""
