@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
+from collections import Counter as Tally
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from transport.protocol import EndReason
 
 __all__ = ["Metrics"]
+
+
+class _EnvelopeCount(Collector):
+    """Envelopes sent, by transport: plain ints, read at scrape time.
+
+    It is bumped once per token, so it skips ``prometheus_client.Counter``'s lock: the event
+    loop is one thread.
+    """
+
+    def __init__(self) -> None:
+        self.sent: Tally[str] = Tally()
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "graphwire_envelopes_sent", "Envelopes sent to clients", labels=["transport"]
+        )
+        for transport, count in sorted(self.sent.items()):
+            family.add_metric([transport], count)
+        yield family
 
 
 class Metrics:
@@ -29,12 +53,10 @@ class Metrics:
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=self.registry,
         )
-        self.envelopes = Counter(
-            "graphwire_envelopes_sent",
-            "Envelopes sent to clients",
-            ["transport"],
-            registry=self.registry,
-        )
+        self._envelopes = _EnvelopeCount()
+        self.registry.register(self._envelopes)
+        self.envelopes_sent = self._envelopes.sent
+        """Envelopes sent so far, by transport (``ws``, ``sse``): add to it."""
 
     def run_started(self) -> None:
         self.active_runs.inc()

@@ -85,12 +85,12 @@ def _stream(state: AppState, run: Run, after_seq: int) -> Response:
     if not run.active and after_seq >= run.log.last_seq:
         return Response(status_code=204)  # nothing left: tells EventSource to stop reconnecting
 
-    sent = state.metrics.envelopes.labels(transport="sse")
+    sent = state.metrics.envelopes_sent
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         try:
             async for envelope in state.registry.follow(run, after_seq=after_seq):
-                sent.inc()
+                sent["sse"] += 1
                 yield to_event(envelope)
         except GraphwireError as exc:  # this reader fell behind the log's bound
             error = ErrorEnvelope(

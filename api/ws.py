@@ -93,7 +93,7 @@ class ChatConnection:
             on_sent=self._count_sent,
             on_failure=self._socket_failed,
         )
-        self._sent_counter = state.metrics.envelopes.labels(transport="ws")
+        self._sent_counter = state.metrics.envelopes_sent
         self.forwarders: dict[str, asyncio.Task[None]] = {}
         self.pushing: dict[str, tuple[Run, Sink]] = {}
         self.started: list[Run] = []
@@ -268,7 +268,7 @@ class ChatConnection:
     # ------------------------------------------------------------------ tasks
 
     def _count_sent(self, _: object) -> None:
-        self._sent_counter.inc()
+        self._sent_counter["ws"] += 1
 
     def _socket_failed(self, exc: BaseException) -> None:
         """A send that had to wait for the client failed (the socket is gone)."""

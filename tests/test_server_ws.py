@@ -8,8 +8,10 @@ import re
 import time
 from typing import Any
 
+import httpx
 import pytest
 import websockets
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -524,3 +526,19 @@ async def test_failures_inside_a_run_are_error_then_end(
     assert_run_invariants(run, reason="error")
     assert (run[-2].data.code, run[-2].data.retryable) == (code, retryable)
     assert "sk-live" not in run[-2].data.message
+
+
+async def test_every_envelope_sent_on_a_socket_is_counted_in_metrics() -> None:
+    with running(server_settings(offline_token_delay=0.002)) as server:
+        async with await open_chat(server) as ws:
+            await ws.send(json.dumps({"type": "message", "message": Q}))
+            run = await run_until_end(ws)
+        async with httpx.AsyncClient(base_url=server.http) as client:
+            text = (await client.get("/metrics")).text
+    sent = {
+        sample.labels["transport"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "graphwire_envelopes_sent_total"
+    }
+    assert sent == {"ws": 1 + len(run)}  # connected, then the run's envelopes

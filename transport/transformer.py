@@ -214,9 +214,7 @@ class RunTransformer:
         seq = self._seq
         self._seq += 1
         data = TextData(delta=delta, agent=self._agent)
-        out.append(
-            TextEnvelope(run_id=self.run_id, session_id=self.session_id, seq=seq, data=data)
-        )
+        out.append(TextEnvelope(run_id=self.run_id, session_id=self.session_id, seq=seq, data=data))
         return out
 
     # ------------------------------------------------------------------ endings
