@@ -27,7 +27,11 @@ CHARS_PER_TOKEN = 4.0
 
 
 def prompt_messages(model_input: Any) -> list[BaseMessage]:
-    """The messages of an ``on_chat_model_start`` event's ``input``, however they are nested."""
+    """The messages of an ``on_chat_model_start`` event's ``input``, however they are nested.
+
+    >>> prompt_messages({"messages": [[HumanMessage("hi")]]})
+    [HumanMessage(content='hi', additional_kwargs={}, response_metadata={})]
+    """
     if isinstance(model_input, Mapping):
         model_input = model_input.get("messages", [])
     if isinstance(model_input, BaseMessage):
@@ -38,7 +42,11 @@ def prompt_messages(model_input: Any) -> list[BaseMessage]:
 
 
 def reported_usage(message: Any) -> Usage | None:
-    """The usage a model put on its reply (``usage_metadata``), if it put any there."""
+    """The usage a model put on its reply (``usage_metadata``), if it put any there.
+
+    >>> reported_usage(AIMessage("hi")) is None
+    True
+    """
     usage: Mapping[str, Any] | None = getattr(message, "usage_metadata", None)
     if not usage:
         return None
