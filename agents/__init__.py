@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from agents.classifier import Classification, ModelClassifier, OfflineClassifier
+from agents.classifier import Classification, OfflineClassifier
+from agents.model_classifier import ModelClassifier
 from agents.models import create_chat_model
 from agents.offline_model import OfflineChatModel
 from agents.packs import DEMO_PACK_PATH, AgentSpec, DomainPack, load_pack

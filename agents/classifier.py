@@ -1,8 +1,8 @@
 """Routing: which specialist answers a question, and how sure we are.
 
 :class:`OfflineClassifier` scores the question against each agent's description and example
-questions with BM25; :class:`ModelClassifier` asks a chat model and falls back to the offline one
-when the model's answer is unusable. Both return a :class:`Classification`.
+questions with BM25; :class:`agents.model_classifier.ModelClassifier` asks a chat model and falls
+back to the offline one when the model's answer is unusable. Both return a :class:`Classification`.
 
 Example:
     >>> classifier = OfflineClassifier(load_pack())                      # doctest: +SKIP
@@ -12,25 +12,21 @@ Example:
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import re
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import bm25s
 import numpy as np
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
-from pydantic import BaseModel, Field, ValidationError
+from langchain_core.messages import BaseMessage
+from pydantic import BaseModel, Field
 
 from agents.packs import DomainPack
 from agents.retrieval import KnowledgeBase
 from agents.text import tokenize, tokenize_many
-from transport.markers import INTERNAL_TAG
 
-__all__ = ["Classification", "Classifier", "ModelClassifier", "OfflineClassifier"]
+__all__ = ["Classification", "Classifier", "OfflineClassifier", "previous_turn"]
 
 log = logging.getLogger("graphwire.classifier")
 
@@ -50,8 +46,12 @@ class Classifier(Protocol):
         ...
 
 
-def _previous_turn(history: Sequence[BaseMessage]) -> tuple[str, str | None]:
-    """The last earlier question and the agent that answered it (``name`` of its AI message)."""
+def previous_turn(history: Sequence[BaseMessage]) -> tuple[str, str | None]:
+    """The last earlier question and the agent that answered it (``name`` of its AI message).
+
+    >>> previous_turn([HumanMessage("Top speed?"), AIMessage("9 knots.", name="specs")])
+    ('Top speed?', 'specs')
+    """
     question, agent = "", None
     for message in reversed(history):
         if message.type == "ai" and agent is None and question == "":
@@ -179,7 +179,7 @@ class OfflineClassifier:
         decision = self.score(question)
         if decision.confidence >= self.follow_up_below:
             return decision
-        previous, previous_agent = _previous_turn(history)
+        previous, previous_agent = previous_turn(history)
         # A follow-up ("and the base?") speaks the pack's language but too briefly to route;
         # a question the pack knows nothing about is off-topic, not a follow-up.
         if previous and previous_agent in self.pack.agent_names and self.knows(question) >= 0.5:
@@ -189,43 +189,3 @@ class OfflineClassifier:
                     update={"follow_up": True, "reason": "follow-up to the previous question"}
                 )
         return decision
-
-
-_JSON_OBJECT = re.compile(r"\{.*\}", re.S)
-
-
-class ModelClassifier:
-    """Asks a chat model for ``{"agent", "confidence"}``; falls back when the answer is unusable.
-
-    The model call is tagged internal, so its tokens never reach a client.
-    """
-
-    def __init__(self, pack: DomainPack, model: BaseChatModel, *, fallback: Classifier) -> None:
-        self.pack = pack
-        self.model = model.with_config(tags=[INTERNAL_TAG], run_name="classifier")
-        self.fallback = fallback
-
-    def _prompt(self, question: str, history: Sequence[BaseMessage]) -> list[BaseMessage]:
-        agents = "\n".join(f"- {a.name}: {a.description}" for a in self.pack.agents)
-        previous, _ = _previous_turn(history)
-        system = (
-            "Route the user's question to exactly one agent. Agents:\n"
-            f"{agents}\n"
-            'Reply with JSON only: {"agent": "<name>", "confidence": <0..1>, "reason": "<short>"}.'
-        )
-        context = f"Previous question: {previous}\n" if previous else ""
-        return [SystemMessage(system), HumanMessage(f"{context}Question: {question}")]
-
-    async def classify(self, question: str, history: Sequence[BaseMessage]) -> Classification:
-        try:
-            reply = await self.model.ainvoke(self._prompt(question, history))
-            match = _JSON_OBJECT.search(str(reply.text))
-            decision = Classification.model_validate(json.loads(match.group(0) if match else ""))
-            if decision.agent not in self.pack.agent_names:
-                raise ValueError(f"unknown agent {decision.agent!r}")
-            return decision
-        except (ValueError, ValidationError) as exc:
-            log.warning("model classifier gave an unusable answer (%s); using offline routing", exc)
-        fallback = await self.fallback.classify(question, history)
-        reason = f"model routing unusable, offline routing used ({fallback.reason})"
-        return fallback.model_copy(update={"reason": reason})

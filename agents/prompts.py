@@ -12,11 +12,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from langchain_core.documents import Document
-from langchain_core.messages import BaseMessage, SystemMessage
+from langchain_core.messages import BaseMessage, SystemMessage, trim_messages
+from langchain_core.messages.utils import count_tokens_approximately
 
 from agents.packs import AgentSpec
 
-__all__ = ["Passage", "build_answer_messages", "format_passages", "parse_passages"]
+__all__ = [
+    "Passage",
+    "build_answer_messages",
+    "format_passages",
+    "parse_passages",
+    "trim_history",
+]
 
 INSTRUCTIONS = (
     "Answer only from the passages below. Cite each fact with the id of its passage in square "
@@ -60,3 +67,23 @@ def build_answer_messages(
     """System prompt with passages, then the conversation (whose last message is the question)."""
     system = f"{agent.system_prompt.strip()}\n\n{INSTRUCTIONS}\n\n{format_passages(docs)}"
     return [SystemMessage(system), *history]
+
+
+def trim_history(history: Sequence[BaseMessage], *, max_tokens: int) -> list[BaseMessage]:
+    """The latest whole turns of ``history`` that fit ``max_tokens`` (counted approximately,
+    about four characters a token), starting with a question; ``[]`` when none fits.
+
+    >>> old, recent = [HumanMessage("a" * 400), AIMessage("b")], [HumanMessage("c"), AIMessage("d")]
+    >>> trim_history([*old, *recent], max_tokens=20) == recent
+    True
+    """
+    if max_tokens <= 0 or not history:
+        return []
+    return trim_messages(
+        list(history),
+        max_tokens=max_tokens,
+        token_counter=count_tokens_approximately,
+        strategy="last",
+        start_on="human",
+        allow_partial=False,
+    )

@@ -21,7 +21,7 @@ from rich.table import Table
 
 from agents.evaluation import EvalReport, evaluate_pack, load_questions
 from agents.packs import load_pack
-from api.runtime import open_graph
+from api.runtime import check_models, open_graph
 from api.settings import Settings
 from api.tokens import token
 from graph.builder import build_graph
@@ -93,6 +93,7 @@ def serve(
     try:
         settings = _settings(host=host, port=port, pack=pack)
         load_pack(settings.pack)  # a bad pack fails here, with its reason, not inside uvicorn
+        check_models(settings)  # and so does a missing API key or an unknown model
         run_server(settings)
     except GraphwireError as exc:
         raise _fail(err, exc.message) from None

@@ -8,19 +8,20 @@ Example:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from langchain_core.language_models import BaseChatModel
 
-from agents.classifier import Classifier, ModelClassifier, OfflineClassifier
-from agents.models import create_chat_model
+from agents.classifier import Classifier, OfflineClassifier
+from agents.model_classifier import ModelClassifier
+from agents.models import close_chat_model, create_chat_model, parse_model_spec
 from agents.packs import DomainPack, load_pack
 from agents.retrieval import KnowledgeBase
 from api.settings import Settings
 from graph.builder import Graph, build_graph
 from graph.checkpointers import open_checkpointer
 
-__all__ = ["create_model", "open_graph"]
+__all__ = ["check_models", "create_classifier", "create_model", "open_graph"]
 
 
 def create_model(settings: Settings, spec: str | None = None) -> BaseChatModel:
@@ -39,24 +40,38 @@ def create_model(settings: Settings, spec: str | None = None) -> BaseChatModel:
 
 
 def create_classifier(settings: Settings, pack: DomainPack, kb: KnowledgeBase) -> Classifier:
+    """The offline classifier, or a model classifier that falls back to it."""
     offline = OfflineClassifier(pack, knowledge_base=kb)
-    if settings.classifier_model is None:
+    spec = settings.classifier_model
+    if spec is None or parse_model_spec(spec)[0] == "offline":
         return offline
-    model = create_model(settings, settings.classifier_model)
-    return ModelClassifier(pack, model, fallback=offline)
+    return ModelClassifier(pack, create_model(settings, spec), fallback=offline)
+
+
+def check_models(settings: Settings) -> None:
+    """Make the configured models once, so that a missing key or an unknown model stops the
+    start-up with its reason (a :class:`ConfigurationError`) before anything is served."""
+    create_model(settings)
+    if settings.classifier_model is not None:
+        create_model(settings, settings.classifier_model)
 
 
 @asynccontextmanager
 async def open_graph(settings: Settings) -> AsyncIterator[Graph]:
-    """The graph for ``settings``, with its SQLite checkpointer open for the block's duration.
+    """The graph for ``settings``, with its SQLite checkpointer open for the block's duration;
+    the models' connections are closed when the block ends.
 
     Raises ``ConfigurationError`` (before opening anything) when a setting is unusable.
     """
     pack = load_pack(settings.pack)
     model = create_model(settings)
     kb = KnowledgeBase.from_pack(pack)
-    classifier = create_classifier(settings, pack, kb)
-    async with open_checkpointer(settings.checkpoint_path) as saver:
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(close_chat_model, model)
+        classifier = create_classifier(settings, pack, kb)
+        if isinstance(classifier, ModelClassifier):
+            stack.push_async_callback(close_chat_model, classifier.chat_model)
+        saver = await stack.enter_async_context(open_checkpointer(settings.checkpoint_path))
         yield build_graph(
             pack=pack,
             model=model,
@@ -64,4 +79,5 @@ async def open_graph(settings: Settings) -> AsyncIterator[Graph]:
             checkpointer=saver,
             knowledge_base=kb,
             top_k=settings.top_k,
+            history_tokens=settings.history_tokens,
         )

@@ -44,14 +44,24 @@ class Settings(BaseSettings):
     )
     top_k: int = Field(default=4, ge=1, le=50, description="passages retrieved per question")
     max_tokens: int | None = Field(default=None, ge=1, description="cap on answer tokens")
-    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    temperature: float | None = Field(
+        default=None, ge=0.0, le=2.0, description="sampling temperature; unset: the server's"
+    )
+    history_tokens: int = Field(
+        default=2_000, ge=0, description="earlier conversation sent to the answering model"
+    )
     openai_api_key: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("GRAPHWIRE_OPENAI_API_KEY", "OPENAI_API_KEY"),
+        description="key for openai: models (OPENAI_API_KEY or GRAPHWIRE_OPENAI_API_KEY)",
     )
-    openai_base_url: str | None = None
-    request_timeout: float = Field(default=60.0, gt=0)
-    max_retries: int = Field(default=2, ge=0)
+    openai_base_url: str | None = Field(
+        default=None, description="an OpenAI-compatible server, e.g. http://localhost:11434/v1"
+    )
+    request_timeout: float = Field(
+        default=60.0, gt=0, description="seconds a model request may wait for its next byte"
+    )
+    max_retries: int = Field(default=2, ge=0, le=10, description="model request retries")
     log_level: str = "INFO"
 
     # --- server -----------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from langgraph.graph.state import CompiledStateGraph
 from agents.classifier import Classifier, OfflineClassifier
 from agents.offline_model import OfflineChatModel
 from agents.packs import AgentSpec, DomainPack, load_pack
-from agents.prompts import build_answer_messages
+from agents.prompts import build_answer_messages, trim_history
 from agents.retrieval import KnowledgeBase
 from graph.state import ConversationState
 from transport.errors import ConfigurationError, GraphwireError
@@ -32,7 +32,6 @@ from transport.protocol import ErrorCode
 __all__ = ["CLASSIFY_NODE", "Graph", "build_graph"]
 
 CLASSIFY_NODE = "classify"
-HISTORY_MESSAGES = 12  # earlier messages sent to the answering model (a token budget comes later)
 
 Graph = CompiledStateGraph[ConversationState, None, ConversationState, ConversationState]
 Node = Callable[[ConversationState], Awaitable[dict[str, Any]]]
@@ -69,7 +68,9 @@ def _classify_node(classifier: Classifier) -> Node:
     return classify
 
 
-def _specialist_node(agent: AgentSpec, retriever: BaseRetriever, model: BaseChatModel) -> Node:
+def _specialist_node(
+    agent: AgentSpec, retriever: BaseRetriever, model: BaseChatModel, *, history_tokens: int
+) -> Node:
     answering = model.with_config(
         tags=[ANSWER_TAG], metadata={AGENT_KEY: agent.name}, run_name=f"{agent.name}_answer"
     )
@@ -81,7 +82,7 @@ def _specialist_node(agent: AgentSpec, retriever: BaseRetriever, model: BaseChat
             earlier = [_text(m) for m in history if m.type == "human"]
             query = f"{earlier[-1]} {question}" if earlier else question
         docs = await retriever.ainvoke(query)
-        recent = [*history[-HISTORY_MESSAGES:], state["messages"][-1]]
+        recent = [*trim_history(history, max_tokens=history_tokens), state["messages"][-1]]
         reply = await answering.ainvoke(build_answer_messages(agent, docs, recent))
         message = AIMessage(
             content=reply.content,
@@ -120,13 +121,15 @@ def build_graph(
     checkpointer: BaseCheckpointSaver[Any] | None = None,
     knowledge_base: KnowledgeBase | None = None,
     top_k: int = 4,
+    history_tokens: int = 2_000,
 ) -> Graph:
     """Compile the graph for a pack.
 
     Every argument has a default: the demo pack, the offline model, the offline classifier,
     an in-memory checkpointer (pass :func:`graph.checkpointers.open_checkpointer`'s saver to
     keep conversations in SQLite), and a knowledge base indexed from the pack's documents.
-    Conversations are keyed by ``config["configurable"]["thread_id"]`` (the session id).
+    Conversations are keyed by ``config["configurable"]["thread_id"]`` (the session id); the
+    answering model gets the latest turns of it that fit ``history_tokens`` (approximately).
     """
     pack = pack or load_pack()
     if CLASSIFY_NODE in pack.agent_names:
@@ -144,7 +147,7 @@ def build_graph(
         retriever = kb.as_retriever(agent=agent, k=top_k)
         builder.add_node(  # type: ignore[call-overload]
             agent.name,
-            _specialist_node(agent, retriever, model),
+            _specialist_node(agent, retriever, model, history_tokens=history_tokens),
             metadata={ROLE_KEY: "specialist", AGENT_KEY: agent.name},
         )
         builder.add_edge(agent.name, END)

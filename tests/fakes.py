@@ -11,6 +11,7 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict
 
@@ -158,3 +159,64 @@ class FloodModel(BaseChatModel):
             if i % 100 == 0:
                 await asyncio.sleep(0)
             yield ChatGenerationChunk(message=AIMessageChunk(content="x" * self.size))
+
+
+class RoutingModel(BaseChatModel):
+    """A tool-calling model for the classifier: each call answers with the next of ``replies``,
+    a ``(content, arguments)`` pair; ``arguments`` (a JSON string, valid or not) becomes a call of
+    the ``route`` tool, ``None`` no call at all. It streams its content word by word and then the
+    tool call, like a hosted model; ``bind_tools`` accepts any tools."""
+
+    replies: list[tuple[str, str | None]]
+    calls: int = 0
+
+    @property
+    def _llm_type(self) -> str:
+        return "routing-fake"
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> Any:
+        return self
+
+    def _next(self) -> tuple[str, str | None]:
+        reply = self.replies[min(self.calls, len(self.replies) - 1)]
+        self.calls += 1
+        return reply
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        content, arguments = self._next()
+        calls = [] if arguments is None else [_route_chunk(arguments)]
+        message = AIMessageChunk(content=content, tool_call_chunks=calls)
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        content, arguments = self._next()
+        for word in content.split(" "):
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=f"{word} "))
+            if run_manager:
+                await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
+        if arguments is not None:
+            chunk = ChatGenerationChunk(
+                message=AIMessageChunk(content="", tool_call_chunks=[_route_chunk(arguments)])
+            )
+            yield chunk
+
+
+def _route_chunk(arguments: str) -> Any:
+    return tool_call_chunk(name="route", args=arguments, id="call_fake", index=0)
+
+
+def routing_model(*replies: tuple[str, str | None]) -> RoutingModel:
+    return RoutingModel(replies=list(replies))

@@ -14,11 +14,12 @@ from langchain_core.messages import HumanMessage
 
 from agents import ModelClassifier, OfflineChatModel, OfflineClassifier, load_pack
 from graph import build_graph
-from tests.fakes import FailingChatModel, scripted_model
+from tests.fakes import FailingChatModel, routing_model
 from tests.streams import save_stream
 from transport.errors import ModelError
 
 MINIPACK = Path(__file__).parent / "fixtures" / "minipack"
+ROUTE = '{"agent": "care", "confidence": 0.8, "reason": "descaling"}'
 
 
 class ExplodingClassifier:
@@ -48,7 +49,7 @@ async def main() -> None:
     await record("answer", build_graph(pack=pack, model=offline), "What does error F3 mean?")
     classifier = ModelClassifier(
         pack,
-        scripted_model('{"agent": "care", "confidence": 0.8, "reason": "descaling"}'),
+        routing_model((ROUTE, ROUTE)),  # streams the JSON as text too: it must not leak
         fallback=OfflineClassifier(pack),
     )
     await record(

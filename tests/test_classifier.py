@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from langchain_core.messages import AIMessage, HumanMessage
+from typing import Any
 
-from agents import DomainPack, KnowledgeBase, ModelClassifier, OfflineClassifier
-from tests.fakes import scripted_model
+import pytest
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.outputs import ChatResult
+
+from agents import DomainPack, KnowledgeBase, ModelClassifier, OfflineChatModel, OfflineClassifier
+from agents.model_classifier import route_schema
+from tests.fakes import RoutingModel, routing_model
+from transport.errors import ConfigurationError
+
+
+class FailingRoutingModel(RoutingModel):
+    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
+        raise RuntimeError("the router's server is down")
 
 
 def _offline(pack: DomainPack, kb: KnowledgeBase) -> OfflineClassifier:
@@ -55,21 +66,42 @@ async def test_an_off_topic_question_is_no_follow_up(
     assert decision.agent == "general" and not decision.follow_up
 
 
-async def test_model_classifier_uses_a_valid_answer(minipack: DomainPack) -> None:
-    model = scripted_model('Sure: {"agent": "care", "confidence": 0.7, "reason": "cleaning"}')
+async def test_model_classifier_uses_a_valid_route_call(minipack: DomainPack) -> None:
+    model = routing_model(("", '{"agent": "care", "confidence": 0.7, "reason": "cleaning"}'))
     classifier = ModelClassifier(minipack, model, fallback=OfflineClassifier(minipack))
     decision = await classifier.classify("How do I clean it?", [])
     assert (decision.agent, decision.confidence, decision.reason) == ("care", 0.7, "cleaning")
 
 
-async def test_model_classifier_falls_back_on_unknown_agent_or_bad_json(
+async def test_model_classifier_falls_back_on_an_unusable_route_call(
     minipack: DomainPack,
 ) -> None:
-    for reply in ('{"agent": "weather", "confidence": 0.9}', "no idea", '{"agent": "care"}',
-                  '{"agent": "care", "confidence": 7}'):  # fmt: skip
+    replies = [("", '{"agent": "weather", "confidence": 0.9, "reason": "rain"}'),
+               ("Sure, faults.", None), ("", "not json"), ("", '{"agent": "care"}'),
+               ("", '{"agent": "care", "confidence": 7, "reason": "sure"}')]  # fmt: skip
+    for reply in replies:
         classifier = ModelClassifier(
-            minipack, scripted_model(reply), fallback=OfflineClassifier(minipack)
+            minipack, routing_model(reply), fallback=OfflineClassifier(minipack)
         )
         decision = await classifier.classify("What does error F3 mean?", [])
         assert decision.agent == "faults", reply
         assert decision.reason.startswith("model routing unusable, offline routing used"), reply
+
+
+async def test_model_classifier_falls_back_when_the_model_fails(minipack: DomainPack) -> None:
+    failing = FailingRoutingModel(replies=[("", None)])
+    classifier = ModelClassifier(minipack, failing, fallback=OfflineClassifier(minipack))
+    decision = await classifier.classify("What does error F3 mean?", [])
+    assert decision.agent == "faults"
+    assert decision.reason.startswith("model routing failed (PROCESSING_ERROR), offline routing")
+
+
+def test_model_classifier_offers_the_packs_agents_as_an_enum(minipack: DomainPack) -> None:
+    schema = route_schema(minipack)
+    assert schema["properties"]["agent"]["enum"] == list(minipack.agent_names)
+    assert schema["required"] == ["agent", "confidence", "reason"]
+
+
+def test_a_model_that_cannot_call_tools_is_refused_at_start(minipack: DomainPack) -> None:
+    with pytest.raises(ConfigurationError, match="cannot call tools"):
+        ModelClassifier(minipack, OfflineChatModel(), fallback=OfflineClassifier(minipack))

@@ -16,7 +16,7 @@ from tests.fakes import (
     NonStreamingModel,
     ProbedOfflineModel,
     StreamProbe,
-    scripted_model,
+    routing_model,
 )
 from transport import stream_answer
 from transport.errors import GraphwireError
@@ -52,7 +52,9 @@ async def test_live_run_streams_an_answer_with_sources(minipack: DomainPack) -> 
 async def test_a_classifier_that_streams_never_leaks_its_tokens(minipack: DomainPack) -> None:
     classifier_reply = '{"agent": "care", "confidence": 0.9, "reason": "descaling question"}'
     classifier = ModelClassifier(
-        minipack, scripted_model(classifier_reply), fallback=OfflineClassifier(minipack)
+        minipack,
+        routing_model((f"Routing this: {classifier_reply}", classifier_reply)),
+        fallback=OfflineClassifier(minipack),
     )
     graph = build_graph(pack=minipack, model=OfflineChatModel(token_delay=0), classifier=classifier)
     out = await collect(stream_answer(graph, "Can I use vinegar?"))
@@ -65,7 +67,9 @@ async def test_a_classifier_that_streams_never_leaks_its_tokens(minipack: Domain
 
 async def test_a_model_classifier_with_unusable_output_falls_back(minipack: DomainPack) -> None:
     classifier = ModelClassifier(
-        minipack, scripted_model("I think it is about faults"), fallback=OfflineClassifier(minipack)
+        minipack,
+        routing_model(("I think it is about faults", None)),
+        fallback=OfflineClassifier(minipack),
     )
     graph = build_graph(pack=minipack, model=OfflineChatModel(token_delay=0), classifier=classifier)
     out = await collect(stream_answer(graph, "What does error F3 mean?"))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from langchain_core.messages import HumanMessage
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
-from agents import OfflineChatModel, create_chat_model
-from api.runtime import create_model
+from agents import DomainPack, KnowledgeBase, OfflineChatModel, OfflineClassifier, create_chat_model
+from agents.models import parse_model_spec
+from api.runtime import check_models, create_classifier, create_model
 from api.settings import Settings
 from transport.errors import ConfigurationError
 
@@ -59,3 +61,43 @@ def test_an_openai_model_without_key_or_server_fails_fast() -> None:
 def test_settings_validate_their_ranges() -> None:
     with pytest.raises(ValueError, match="offline_token_delay"):
         Settings(_env_file=None, offline_token_delay=-1)
+
+
+@pytest.mark.parametrize(
+    ("spec", "name"),
+    [("openai:gpt-4o-mini", "gpt-4o-mini"), ("openai:qwen2.5:7b", "qwen2.5:7b"),
+     ("openai:Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-7B-Instruct")],
+)  # fmt: skip
+def test_model_names_keep_their_colons_and_slashes(spec: str, name: str) -> None:
+    assert parse_model_spec(spec) == ("openai", name)
+
+
+def test_a_compatible_server_is_also_sent_max_tokens_but_openai_is_not() -> None:
+    key = SecretStr("sk-test-1234567890")
+    local = create_chat_model("openai:m", openai_base_url="http://127.0.0.1:9/v1", max_tokens=50)
+    hosted = create_chat_model("openai:m", openai_api_key=key, max_tokens=50)
+    local_body = local._get_request_payload([HumanMessage("hi")])  # type: ignore[attr-defined]
+    hosted_body = hosted._get_request_payload([HumanMessage("hi")])  # type: ignore[attr-defined]
+    assert (local_body["max_completion_tokens"], local_body["extra_body"]) == (
+        50,
+        {"max_tokens": 50},
+    )
+    assert hosted_body["max_completion_tokens"] == 50 and "extra_body" not in hosted_body
+
+
+def test_check_models_fails_fast_for_either_model_without_a_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("GRAPHWIRE_OPENAI_API_KEY", raising=False)
+    check_models(Settings(_env_file=None, classifier_model="offline"))
+    for fields in ({"model": "openai:gpt-4o-mini"}, {"classifier_model": "openai:gpt-4o-mini"}):
+        with pytest.raises(ConfigurationError, match="OPENAI_API_KEY"):
+            check_models(Settings(_env_file=None, **fields))
+
+
+def test_an_offline_classifier_model_is_the_offline_classifier(
+    minipack: DomainPack, mini_kb: KnowledgeBase
+) -> None:
+    settings = Settings(_env_file=None, classifier_model="offline")
+    assert isinstance(create_classifier(settings, minipack, mini_kb), OfflineClassifier)

@@ -120,30 +120,45 @@ def describe_exception(exc: BaseException) -> ErrorData:
     )
 
 
+_RETRYABLE_STATUS = frozenset({408, 409, 429})
+
+
 def _describe_provider_error(exc: BaseException) -> ErrorData | None:
-    """OpenAI-compatible provider errors; their text may echo the key, so it is dropped."""
+    """OpenAI-compatible provider errors (langchain-openai raises openai's exception classes,
+    or subclasses of them); their text may echo the key, so only the status is kept.
+
+    Overloaded or unreachable (408, 409, 429, 5xx, connection errors, an error mid-stream):
+    ``MODEL_ERROR`` retryable; a timeout: ``TIMEOUT``; any other refusal (401 bad key, 404
+    unknown model, 400 bad request): ``MODEL_ERROR`` not retryable.
+    """
     try:
         import openai
     except ImportError:  # pragma: no cover - openai comes with langchain-openai
         return None
     if isinstance(exc, openai.APITimeoutError):
+        log.warning("model provider timed out")
         return ErrorData(
             code=ErrorCode.TIMEOUT, message=_GENERIC[ErrorCode.TIMEOUT], retryable=True
         )
-    if isinstance(
-        exc, openai.APIConnectionError | openai.RateLimitError | openai.InternalServerError
-    ):
-        log.warning("model provider unavailable: %s", type(exc).__name__)
-        return ErrorData(
-            code=ErrorCode.MODEL_ERROR,
-            message="The language model is unavailable right now; try again shortly.",
-            retryable=True,
-        )
     if isinstance(exc, openai.APIStatusError):
-        log.warning("model provider refused the request: HTTP %s", exc.status_code)
+        status = exc.status_code
+        log.warning("model provider answered HTTP %s (%s)", status, type(exc).__name__)
+        if status in _RETRYABLE_STATUS or status >= 500:
+            return _unavailable()
         return ErrorData(
             code=ErrorCode.MODEL_ERROR,
-            message=f"The language model refused the request (HTTP {exc.status_code}).",
+            message=f"The language model refused the request (HTTP {status}).",
             retryable=False,
         )
+    if isinstance(exc, openai.APIError):  # connection errors, an error event mid-stream
+        log.warning("model provider unavailable: %s", type(exc).__name__)
+        return _unavailable()
     return None
+
+
+def _unavailable() -> ErrorData:
+    return ErrorData(
+        code=ErrorCode.MODEL_ERROR,
+        message="The language model is unavailable right now; try again shortly.",
+        retryable=True,
+    )

@@ -40,10 +40,10 @@ from transport.protocol import (
     TextData,
     TextEnvelope,
     Timing,
-    Usage,
     WorkflowStepData,
     WorkflowStepEnvelope,
 )
+from transport.usage import estimate_usage, prompt_messages, reported_usage
 
 __all__ = ["TIME_LIMIT", "RunTransformer", "document_to_source", "transform"]
 
@@ -109,6 +109,8 @@ class RunTransformer:
     _deltas: list[str] = field(default_factory=list)
     _answer: BaseMessage | None = None
     _model: str = ""
+    _prompt: Any = None
+    _chunks: int = 0
     _root_output: Any = None
 
     def __post_init__(self) -> None:
@@ -141,7 +143,7 @@ class RunTransformer:
             return self._on_retrieved(event)
         if ANSWER_TAG in tags:
             if kind == "on_chat_model_start":
-                return self._on_answer_start(metadata)
+                return self._on_answer_start(event, metadata)
             if kind == "on_chat_model_stream":
                 chunk = event.get("data", {}).get("chunk")
                 return self._text(_content_text(getattr(chunk, "content", "")))
@@ -190,8 +192,11 @@ class RunTransformer:
         label = f"Found {len(found)} passage{'s' if len(found) != 1 else ''}"
         return [self._step("retrieve", "completed", label=label, count=len(found))]
 
-    def _on_answer_start(self, metadata: Mapping[str, Any]) -> list[RunEnvelope]:
+    def _on_answer_start(
+        self, event: Mapping[str, Any], metadata: Mapping[str, Any]
+    ) -> list[RunEnvelope]:
         self._model = str(metadata.get("ls_model_name") or self._model)
+        self._prompt = event.get("data", {}).get("input")  # for usage, if the model reports none
         return [*self._flush_sources(), self._step("generate", "started")]
 
     def _on_answer_end(self, event: Mapping[str, Any]) -> list[RunEnvelope]:
@@ -199,6 +204,7 @@ class RunTransformer:
         out: list[RunEnvelope] = []
         if isinstance(output, BaseMessage):
             self._answer = output
+            self._chunks = len(self._deltas)  # 0: it did not stream
             if not self._deltas:  # a model that did not stream: its whole text is one delta
                 out.extend(self._text(_content_text(output.content)))
         out.append(self._step("generate", "completed"))
@@ -283,24 +289,22 @@ class RunTransformer:
     def _final_data(self) -> FinalData:
         answer = self._answer
         meta: Mapping[str, Any] = getattr(answer, "response_metadata", None) or {}
-        usage: Mapping[str, Any] = getattr(answer, "usage_metadata", None) or {}
+        text = "".join(self._deltas)
+        usage = reported_usage(answer) or estimate_usage(
+            prompt_messages(self._prompt), text, chunks=self._chunks
+        )
         now = self.clock()
         start = self._started_at if self._started_at is not None else now
         first = self._first_token_at
         return FinalData(
-            text="".join(self._deltas),
+            text=text,
             agent=self._agent,
             confidence=self._confidence,
             sources=list(self._retrieved),
             message_id=str(getattr(answer, "id", None) or f"m_{self.run_id}"),
             model=str(meta.get("model_name") or meta.get("model") or self._model or "unknown"),
             finish_reason=str(meta.get("finish_reason") or "stop"),
-            usage=Usage(
-                input_tokens=int(usage.get("input_tokens", 0)),
-                output_tokens=int(usage.get("output_tokens", 0)),
-                total_tokens=int(usage.get("total_tokens", 0)),
-                estimated=meta.get("usage_estimated"),
-            ),
+            usage=usage,
             timing=Timing(
                 first_token_ms=None if first is None else round((first - start) * 1000, 1),
                 total_ms=round((now - start) * 1000, 1),
