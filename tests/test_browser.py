@@ -217,6 +217,24 @@ def test_a_cut_sse_stream_resumes_from_the_last_event(page: Page) -> None:
         assert answer(turn) == expected
 
 
+def test_a_run_started_elsewhere_appears_through_the_subscription(page: Page) -> None:
+    with serve() as (live, proxy):
+        open_page(page, proxy)
+        first = ask(page, "How heavy is the kettle?")
+        expect(first).to_have_attribute("data-state", "complete", timeout=SLOW)
+        session = first.get_attribute("data-session-id")
+
+        elsewhere = httpx.post(
+            f"{live.http}/api/v1/chat",
+            json={"message": "How do I descale the kettle?", "session_id": session},
+            timeout=60,
+        ).json()
+        turn = page.locator(f'.turn[data-run-id="{elsewhere["run_id"]}"]')
+        expect(turn).to_have_attribute("data-state", "complete", timeout=SLOW)
+        assert answer(turn) == elsewhere["text"]
+        expect(turn.locator(".bubble")).to_have_text("(asked elsewhere)")
+
+
 @pytest.mark.parametrize("transport", ["ws", "sse"])
 def test_a_refused_question_shows_the_protocol_code(page: Page, transport: str) -> None:
     with serve(max_message_chars=40) as (_, proxy):

@@ -121,6 +121,7 @@ export class TurnView {
       data.usage && ["tokens", `${data.usage.total_tokens} tokens`],
       data.timing?.first_token_ms != null && ["first token", `${Math.round(data.timing.first_token_ms)} ms first token`],
       data.timing && ["total", `${(data.timing.total_ms / 1000).toFixed(1)} s`],
+      this.el.dataset.resumed && ["resumed", `resumed after seq ${this.el.dataset.resumedAfter}`],
     ]);
   }
 

@@ -17,6 +17,7 @@ const page = {
   sessionId: null, // the conversation shown
   active: null, // {run, view} while a run of ours is going
   views: new Map(), // run_id -> TurnView, for runs shown in this conversation
+  ownRuns: new Set(), // run ids this page started
   subscription: null,
   statusLog: [], // every state the status went through, oldest first
 };
@@ -175,12 +176,16 @@ async function subscribe() {
   page.subscription = subscription;
   try {
     for await (const envelope of subscription) {
-      if (page.views.has(envelope.run_id)) continue; // ours: drawn by its own stream
-      const view = new TurnView(els.template, "(asked elsewhere)");
-      view.start(envelope.run_id);
-      page.views.set(envelope.run_id, view);
-      addTurn(view);
+      if (page.ownRuns.has(envelope.run_id)) continue; // drawn by its own stream
+      let view = page.views.get(envelope.run_id);
+      if (!view) {
+        view = new TurnView(els.template, "(asked elsewhere)");
+        view.start(envelope.run_id);
+        page.views.set(envelope.run_id, view);
+        addTurn(view);
+      }
       view.show(envelope);
+      keepInView(view);
     }
   } catch (error) {
     showError(error);
@@ -201,6 +206,7 @@ async function ask(question) {
   const view = new TurnView(els.template, question);
   const run = page.client.stream(question, { sessionId: page.sessionId });
   view.start(run.runId);
+  page.ownRuns.add(run.runId);
   page.views.set(run.runId, view);
   page.active = { run, view };
   addTurn(view);
