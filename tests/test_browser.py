@@ -303,3 +303,79 @@ def test_backoff_and_exactly_once_delivery_in_graphwire_js(page: Page) -> None:
     assert result["late"] is False and result["reason"] == "complete"
     assert re.fullmatch(r"r_[A-Za-z0-9_-]{16}", result["id"])
     assert result["refusal"] == "BUSY"
+
+
+# A scripted stand-in for the server's socket, for the client's edge cases (page.evaluate).
+FAKE_SOCKET = """
+  const gw = await import("/static/graphwire.js");
+  const sent = [];
+  let sockets = 0;
+  const envelope = (type, runId, seq, data) => ({ type, run_id: runId, session_id: runId && "s_1", seq, data });
+  class FakeSocket {
+    constructor() {
+      this.n = ++sockets;
+      setTimeout(() => this.deliver(envelope("connected", null, null,
+        { connection_id: "c_1", protocol: "graphwire.v1", auth_required: false })));
+    }
+    deliver(obj) { if (!this.closed) this.onmessage?.({ data: JSON.stringify(obj) }); }
+    send(text) {
+      const frame = JSON.parse(text);
+      sent.push([this.n, frame.type]);
+      setTimeout(() => SCRIPT(this, frame));
+    }
+    close(code = 1000, reason = "") {
+      if (this.closed) return;
+      this.closed = true;
+      setTimeout(() => this.onclose?.({ code, reason }));
+    }
+  }
+  const client = new gw.GraphwireClient({ WebSocketImpl: FakeSocket, backoff: { base: 1, max: 5 } });
+  const states = [];
+  client.addEventListener("status", (event) => states.push(event.detail.state));
+  const run = client.stream("hello");
+  const seen = [];
+  let thrown = null;
+  try { for await (const e of run) seen.push([e.seq, e.type]); }
+  catch (error) { thrown = { name: error.name, code: error.code }; }
+  return { sent, seen, states, thrown, reason: (await run.done).reason };
+"""
+
+
+def test_graphwire_js_asks_again_when_the_message_never_arrived(page: Page) -> None:
+    script = """(socket, frame) => {
+      if (socket.n === 1) return socket.close(1006);  // dropped before the server saw the message
+      if (frame.type === "resume") {                   // so the server does not know the run
+        return socket.deliver(envelope("error", frame.run_id, null,
+          { code: "NOT_FOUND", message: "unknown run", retryable: false }));
+      }
+      socket.deliver(envelope("text", frame.run_id, 0, { delta: "Hi", agent: "a" }));
+      socket.deliver(envelope("end", frame.run_id, 1, { reason: "complete" }));
+    }"""
+    with serve() as (_, proxy):
+        open_page(page, proxy)
+        result = page.evaluate(
+            "async () => {" + FAKE_SOCKET.replace("SCRIPT(", f"({script})(") + "}"
+        )
+    assert result["sent"] == [[1, "message"], [2, "resume"], [2, "message"]]
+    assert result["seen"] == [[0, "text"], [1, "end"]]
+    assert result["thrown"] is None and result["reason"] == "complete"
+    assert result["states"][0] == "connecting" and "reconnecting" in result["states"]
+    assert result["states"][-1] == "open"
+
+
+def test_graphwire_js_fails_the_run_when_the_token_expires(page: Page) -> None:
+    script = """(socket, frame) => {
+      socket.deliver(envelope("text", frame.run_id, 0, { delta: "Hi", agent: "a" }));
+      socket.deliver(envelope("error", null, null,
+        { code: "AUTH_FAILED", message: "the token has expired", retryable: false }));
+      socket.close(1008, "token expired");
+    }"""
+    with serve() as (_, proxy):
+        open_page(page, proxy)
+        result = page.evaluate(
+            "async () => {" + FAKE_SOCKET.replace("SCRIPT(", f"({script})(") + "}"
+        )
+    assert result["sent"] == [[1, "message"]]  # no reconnect: the same token would be refused
+    assert result["seen"] == [[0, "text"]]
+    assert result["thrown"] == {"name": "GraphwireError", "code": "AUTH_FAILED"}
+    assert result["states"][-1] == "closed"

@@ -51,7 +51,7 @@ export class GraphwireClient extends EventTarget {
       url: this.baseUrl.replace(/^http/, "ws") + "/ws/chat",
       token, backoff, maxAttempts, WebSocketImpl,
       onEnvelope: (envelope) => this._route(envelope),
-      onStatus: (status) => this._setStatus({ ...status, transport: "ws" }),
+      onStatus: (status) => this._socketStatus(status),
       onOpen: ({ reconnected }) => reconnected && this._resumeAll(),
     });
   }
@@ -80,6 +80,7 @@ export class GraphwireClient extends EventTarget {
     if (options) frame.options = options;
     const run = this._track(runId, frame);
     if (this.transport === "sse") {
+      this._runs.get(runId).via = "sse";
       const query = { message, run_id: runId, session_id: sessionId, multitask: options?.multitask };
       this._followSse(run, this._url("/api/v1/chat/stream", query, true));
     } else {
@@ -92,6 +93,7 @@ export class GraphwireClient extends EventTarget {
   resume(runId, afterSeq = -1) {
     const run = this._track(runId, null);
     run.lastSeq = afterSeq;
+    this._runs.get(runId).via = this.transport;
     if (this.transport === "sse") this._followSse(run, this._runUrl(runId, afterSeq));
     else this._send(run, { type: "resume", run_id: runId, after_seq: afterSeq });
     return run;
@@ -140,7 +142,7 @@ export class GraphwireClient extends EventTarget {
 
   _track(runId, frame) {
     const run = new RunStream(runId, { stop: (id) => this.stop(id) });
-    this._runs.set(runId, { run, frame, resuming: false });
+    this._runs.set(runId, { run, frame, resuming: false, via: "ws" });
     run.done.then(() => this._runs.delete(runId));
     return run;
   }
@@ -171,10 +173,19 @@ export class GraphwireClient extends EventTarget {
     });
   }
 
+  /** A socket closed for good ends what it carried: its runs and subscriptions fail. */
+  _socketStatus(status) {
+    this._setStatus({ ...status, transport: "ws" });
+    if (status.state !== "closed") return;
+    const error = status.error || new ConnectionLostError("the client was closed");
+    for (const entry of this._runs.values()) if (entry.via === "ws") entry.run.fail(error);
+    for (const subs of [...this._subscriptions.values()]) for (const sub of [...subs]) sub.fail(error);
+  }
+
   /** After a reconnect: ask for what each run missed, and subscribe again. */
   _resumeAll() {
     for (const [runId, entry] of this._runs) {
-      if (!entry.run.active) continue;
+      if (!entry.run.active || entry.via !== "ws") continue;
       entry.resuming = true;
       this._socket.send({ type: "resume", run_id: runId, after_seq: entry.run.lastSeq });
       this.dispatchEvent(new CustomEvent("resumed", { detail: { runId, afterSeq: entry.run.lastSeq } }));

@@ -41,16 +41,17 @@ function createClient() {
   page.client?.close();
   page.subscription = null;
   const client = new GraphwireClient({ token: els.token.value.trim() || null, transport: transport() });
-  client.addEventListener("status", (event) => showStatus(event.detail));
-  client.addEventListener("resumed", ({ detail }) => page.views.get(detail.runId)?.markResumed(detail.afterSeq));
-  client.addEventListener("error", ({ detail }) => showBanner(`${detail.code}: ${detail.message}`));
+  const current = (handler) => (event) => client === page.client && handler(event.detail);
+  client.addEventListener("status", current(showStatus));
+  client.addEventListener("resumed", current((d) => page.views.get(d.runId)?.markResumed(d.afterSeq)));
+  client.addEventListener("error", current((error) => showBanner(`${error.code}: ${error.message}`)));
   page.client = client;
   els.drop.disabled = transport() !== "ws";
   if (transport() === "ws") {
     client.connect().then(() => {
       hideBanner();
       subscribe();
-    }).catch(showError);
+    }).catch((error) => client === page.client && showError(error));
   } else {
     showStatus({ state: "ready", transport: "sse" });
   }
@@ -58,7 +59,7 @@ function createClient() {
 
 function showStatus({ state, attempt, delay, error, transport: via }) {
   els.status.dataset.state = state;
-  page.statusLog.push(state);
+  page.statusLog = [...page.statusLog.slice(-99), state];
   const over = via === "sse" ? "SSE" : "WebSocket";
   const who = page.client?.user?.id;
   const text = {
