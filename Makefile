@@ -7,6 +7,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 Q      ?= What is the rated power of the Voltra 6 motor?
 
+# Playwright (a dev dependency) drives Debian's Chromium; it must never fetch a browser of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+
 .PHONY: install browser lint typecheck pytest test serve chat eval graph bench clean
 
 $(STAMP): pyproject.toml

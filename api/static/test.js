@@ -1,7 +1,7 @@
 // The /ws/test page: a chat on graphwire.js, showing each run's steps, sources and answer.
 
-import { GraphwireClient, GraphwireError } from "/static/graphwire.js";
-import { TurnView } from "/static/test-view.js";
+import { GraphwireClient, GraphwireError } from "./graphwire.js";
+import { TurnView } from "./test-view.js";
 
 const $ = (selector) => document.querySelector(selector);
 const STORE = "graphwire.test.sessions";
