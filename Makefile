@@ -7,7 +7,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 Q      ?= What is the rated power of the Voltra 6 motor?
 
-.PHONY: install lint typecheck pytest test serve chat eval graph bench clean
+# Playwright (a dev dependency) drives Debian's Chromium; it must never fetch a browser of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+
+.PHONY: install browser lint typecheck pytest test serve chat eval graph bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "graphwire needs Python >= 3.11")'
@@ -18,6 +21,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Debian's Chromium, for the browser tests (Playwright drives it; it never downloads a browser).
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@command -v chromium >/dev/null || ($(SUDO) apt-get update && \
+		$(SUDO) apt-get install -y --no-install-recommends chromium)
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -25,7 +34,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
+pytest: install browser
 	$(BIN)/pytest
 
 test: lint typecheck pytest

@@ -30,6 +30,7 @@ from api.routes import chat_socket, create_router
 from api.runtime import open_graph
 from api.settings import Settings
 from api.state import AppState
+from api.testpage import mount_test_page
 from transport.errors import GraphwireError
 from transport.runs import RunRegistry
 
@@ -107,6 +108,7 @@ def create_app(settings: Settings, *, open_graph_with: GraphOpener = open_graph)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.router.routes.append(WebSocketRoute("/ws/chat", chat_socket))
     app.include_router(create_router())
+    mount_test_page(app)
 
     @app.get("/asyncapi.json", include_in_schema=False)
     async def asyncapi() -> JSONResponse:
