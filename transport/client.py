@@ -208,6 +208,7 @@ class GraphwireClient:
         question: str,
         *,
         session_id: str | None = None,
+        run_id: str | None = None,
         on_workflow_step: Callback[WorkflowStepEnvelope] | None = None,
         on_sources: Callback[SourcesEnvelope] | None = None,
         on_text: Callback[TextEnvelope] | None = None,
@@ -230,9 +231,8 @@ class GraphwireClient:
         }
         final: FinalData | None = None
         failure: Exception | None = None
-        run_id: str | None = None
-        async for envelope in self.stream(question, session_id=session_id):
-            run_id = envelope.run_id
+        run_id = run_id or new_run_id()
+        async for envelope in self.stream(question, session_id=session_id, run_id=run_id):
             callback = callbacks[envelope.type]
             if callback is not None and inspect.isawaitable(result := callback(envelope)):
                 await result

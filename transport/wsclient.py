@@ -64,6 +64,7 @@ class _Follower:
     queue: asyncio.Queue[RunEnvelope | BaseException] = field(default_factory=asyncio.Queue)
     sent_on: ClientConnection | None = None
     message_sent: bool = False
+    pending: bool = False  # a frame of ours awaits its first envelope (or its refusal)
 
 
 class WebSocketChannel:
@@ -76,7 +77,7 @@ class WebSocketChannel:
         self.token = token
         self.backoff = backoff or Backoff()
         self.timeout = timeout
-        self._followers: dict[str, _Follower] = {}
+        self._followers: list[_Follower] = []  # a run may have several (a resume, say)
         self._ws: ClientConnection | None = None
         self._up = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -106,10 +107,8 @@ class WebSocketChannel:
         self, run_id: str, *, message: MessageFrame | None, after_seq: int = -1
     ) -> AsyncGenerator[RunEnvelope, None]:
         """The run's envelopes after ``after_seq``, starting it first when ``message`` is given."""
-        if run_id in self._followers:
-            raise ValueError(f"run {run_id} is already being followed by this client")
         follower = _Follower(RunCursor(run_id, after_seq=after_seq), message)
-        self._followers[run_id] = follower
+        self._followers.append(follower)
         try:
             self._ensure_supervisor()
             if self._up.is_set() and self._ws is not None:
@@ -125,14 +124,16 @@ class WebSocketChannel:
                     if follower.cursor.ended:
                         return
         finally:
-            self._followers.pop(run_id, None)
+            self._followers.remove(follower)
 
     async def stop(self, run_id: str | None) -> None:
         """Ask the server to stop ``run_id``, or every run this client started and follows."""
         if run_id is not None:
             targets = [run_id]
         else:
-            targets = [r for r, f in self._followers.items() if f.message_sent]
+            targets = list(
+                dict.fromkeys(f.cursor.run_id for f in self._followers if f.message_sent)
+            )
         for target in targets:
             await self._send(StopFrame(run_id=target).model_dump_json(exclude_none=True))
 
@@ -237,7 +238,7 @@ class WebSocketChannel:
         self._up.set()
         try:
             async with self._lock:
-                for follower in list(self._followers.values()):
+                for follower in list(self._followers):
                     await self._announce(follower, ws)
             async for raw in ws:
                 await self._route(raw, ws)
@@ -255,9 +256,12 @@ class WebSocketChannel:
             return ConnectionFailedError("the server refused a frame as too large", close_code=code)
         return None  # 1000, 1006, 1008 (read too slowly), 1011, 1012, 1013: reconnect
 
+    def _following(self, run_id: str | None) -> list[_Follower]:
+        return [f for f in self._followers if f.cursor.run_id == run_id]
+
     def _fail_all(self, error: BaseException) -> None:
         self._failure = error
-        for follower in self._followers.values():
+        for follower in self._followers:
             follower.queue.put_nowait(error)
 
     # ------------------------------------------------------------------ runs
@@ -267,6 +271,7 @@ class WebSocketChannel:
         if follower.sent_on is ws:
             return
         follower.sent_on = ws
+        follower.pending = True
         if follower.message is not None and not follower.message_sent:
             follower.message_sent = True
             await ws.send(follower.message.model_dump_json(exclude_none=True))
@@ -287,18 +292,25 @@ class WebSocketChannel:
             return
         if envelope.seq is None or envelope.run_id is None:
             return  # pong, auth_success: nothing waits for them here
-        follower = self._followers.get(envelope.run_id)
-        if follower is not None:
+        for follower in self._following(envelope.run_id):
             follower.message = None  # the server has the run: from now on, resume it
+            follower.pending = False
             follower.queue.put_nowait(envelope)  # type: ignore[arg-type]
 
     async def _refused(self, envelope: ErrorEnvelope, ws: ClientConnection) -> None:
-        data = envelope.data
-        follower = self._followers.get(envelope.run_id) if envelope.run_id else None
-        if follower is None:
+        if envelope.run_id is None:
             self._refused_without_run(envelope)
             return
+        followers = [f for f in self._following(envelope.run_id) if f.pending]
+        for follower in followers:
+            await self._refused_for(follower, envelope, ws)
+
+    async def _refused_for(
+        self, follower: _Follower, envelope: ErrorEnvelope, ws: ClientConnection
+    ) -> None:
+        data = envelope.data
         cursor = follower.cursor
+        follower.pending = False
         if data.code == ErrorCode.NOT_FOUND and follower.message is not None:
             # Our resume after a drop: the server never got the message, so send it again.
             follower.message_sent = False
@@ -322,8 +334,8 @@ class WebSocketChannel:
         data = envelope.data
         if data.code in (ErrorCode.AUTH_FAILED, ErrorCode.AUTH_REQUIRED):
             self._auth_error = server_error(data)  # a close 1008 follows
-        for follower in self._followers.values():
-            if follower.message is not None and follower.message_sent:
+        for follower in self._followers:
+            if follower.pending and follower.message is not None:
                 follower.queue.put_nowait(server_error(data, session_id=envelope.session_id))
 
 
