@@ -3,6 +3,7 @@
 Example:
     $ graphwire chat "What is the battery capacity?"
     $ graphwire chat --json "What does E14 mean?"
+    $ graphwire chat --url ws://127.0.0.1:8000/ws/chat          # a conversation with a server
     $ graphwire eval --json
     $ graphwire graph
 """
@@ -10,7 +11,6 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,21 +21,12 @@ from rich.table import Table
 
 from agents.evaluation import EvalReport, evaluate_pack, load_questions
 from agents.packs import load_pack
-from api.runtime import check_models, open_graph
+from api.chatcli import chat
+from api.runtime import check_models
 from api.settings import Settings
 from api.tokens import token
 from graph.builder import build_graph
 from transport.errors import GraphwireError
-from transport.inprocess import stream_answer
-from transport.protocol import (
-    EndEnvelope,
-    ErrorEnvelope,
-    FinalEnvelope,
-    RunEnvelope,
-    SourcesEnvelope,
-    TextEnvelope,
-    WorkflowStepEnvelope,
-)
 
 __all__ = ["create_cli", "main"]
 
@@ -97,86 +88,6 @@ def serve(
         run_server(settings)
     except GraphwireError as exc:
         raise _fail(err, exc.message) from None
-
-
-# ---------------------------------------------------------------------------- chat
-
-
-def chat(
-    question: Annotated[str, typer.Argument(help="The question to ask.")],
-    session: Annotated[
-        str | None, typer.Option("--session", "-s", help="Continue this conversation.")
-    ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one protocol envelope per line.")
-    ] = False,
-    pack: PackOption = None,
-    delay: Annotated[
-        float | None, typer.Option("--delay", help="Offline model: seconds between words.")
-    ] = None,
-) -> None:
-    """Ask a question and stream the answer: steps, sources and text as they arrive."""
-    err = Console(stderr=True)
-    try:
-        settings = _settings(pack=pack, offline_token_delay=delay)
-        ok = asyncio.run(_chat(settings, question, session, as_json))
-    except GraphwireError as exc:
-        raise _fail(err, exc.message) from None
-    except KeyboardInterrupt:
-        raise _fail(err, "stopped", 130) from None
-    if not ok:
-        raise typer.Exit(1)
-
-
-async def _chat(settings: Settings, question: str, session: str | None, as_json: bool) -> bool:
-    view = None if as_json else _ChatView(Console(highlight=False))
-    ok = False
-    async with open_graph(settings) as graph:
-        async for envelope in stream_answer(graph, question, session_id=session):
-            if view is None:
-                print(json.dumps(envelope.to_wire(), ensure_ascii=False), flush=True)
-            else:
-                view.show(envelope)
-            if isinstance(envelope, EndEnvelope):
-                ok = envelope.data.reason == "complete"
-    return ok
-
-
-class _ChatView:
-    """Renders a run's envelopes on a terminal."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self.in_text = False
-
-    def show(self, envelope: RunEnvelope) -> None:
-        c = self.console
-        if isinstance(envelope, TextEnvelope):
-            c.print(envelope.data.delta, end="", soft_wrap=True, markup=False)
-            self.in_text = True
-            return
-        if self.in_text:
-            c.print()
-            self.in_text = False
-        if isinstance(envelope, WorkflowStepEnvelope) and envelope.data.status != "started":
-            colour = "red" if envelope.data.status == "failed" else "dim"
-            c.print(f"· {envelope.data.label}", style=colour, markup=False)
-        elif isinstance(envelope, SourcesEnvelope):
-            for s in envelope.data.sources:
-                c.print(f"  ↳ {s.id}  {s.title}  ({s.score:.2f})", style="dim", markup=False)
-            c.print()
-        elif isinstance(envelope, FinalEnvelope):
-            d = envelope.data
-            summary = (
-                f"{d.agent} ({d.confidence:.0%}) · {d.model} · {d.usage.output_tokens} tokens"
-                f" · {d.timing.total_ms:.0f} ms · finish: {d.finish_reason}"
-            )
-            c.print(f"\n{summary}", style="dim", markup=False)
-            c.print(f"session {envelope.session_id} (continue with --session)", style="dim")
-        elif isinstance(envelope, ErrorEnvelope):
-            c.print(
-                f"{envelope.data.code}: {envelope.data.message}", style="bold red", markup=False
-            )
 
 
 # ---------------------------------------------------------------------------- eval

@@ -1,7 +1,7 @@
-"""graphwire's transport: the wire protocol, the transformer and the in-process API.
+"""graphwire's transport: the wire protocol, the transformer, the in-process API and the client.
 
-``stream_answer``, ``ask`` and ``transform`` are imported on first use, so that importing the
-protocol types does not import the graph.
+``stream_answer``, ``ask``, ``transform`` and the clients are imported on first use, so that
+importing the protocol types imports neither the graph nor the network libraries.
 """
 
 from __future__ import annotations
@@ -12,15 +12,19 @@ from transport.errors import ConfigurationError, GraphwireError, describe_except
 from transport.protocol import PROTOCOL, ErrorCode, parse_client_frame, parse_envelope
 
 if TYPE_CHECKING:
+    from transport.client import GraphwireClient
     from transport.inprocess import ask, stream_answer
+    from transport.syncclient import SyncGraphwireClient
     from transport.transformer import RunTransformer, transform
 
 __all__ = [
     "PROTOCOL",
     "ConfigurationError",
     "ErrorCode",
+    "GraphwireClient",
     "GraphwireError",
     "RunTransformer",
+    "SyncGraphwireClient",
     "ask",
     "describe_exception",
     "parse_client_frame",
@@ -34,6 +38,8 @@ _LAZY = {
     "stream_answer": "transport.inprocess",
     "transform": "transport.transformer",
     "RunTransformer": "transport.transformer",
+    "GraphwireClient": "transport.client",
+    "SyncGraphwireClient": "transport.syncclient",
 }
 
 
