@@ -25,7 +25,7 @@ install: $(STAMP)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 browser:
 	@command -v chromium >/dev/null || ($(SUDO) apt-get update && \
-		$(SUDO) apt-get install -y --no-install-recommends chromium)
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
 
 lint: install
 	$(BIN)/ruff check .

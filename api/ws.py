@@ -78,7 +78,30 @@ class _Refused(Exception):
 
 
 class ChatConnection:
-    """Serves one WebSocket."""
+    """Serves one WebSocket.
+
+    Slotted, with nothing made before it is needed: thousands of idle sockets each hold one.
+    """
+
+    __slots__ = (
+        "_chores",
+        "_close_code",
+        "_closed",
+        "_main",
+        "_sent_counter",
+        "_timers",
+        "forwarders",
+        "id",
+        "last_activity",
+        "pushing",
+        "sender",
+        "settings",
+        "started",
+        "state",
+        "subscriptions",
+        "user",
+        "ws",
+    )
 
     def __init__(self, websocket: WebSocket, state: AppState) -> None:
         self.ws = websocket
@@ -99,11 +122,11 @@ class ChatConnection:
         self.started: list[Run] = []
         self.subscriptions: dict[str, tuple[asyncio.Queue[Run], asyncio.Task[None]]] = {}
         self.last_activity = time.monotonic()
-        self._closed = asyncio.Event()
+        self._closed = False
         self._close_code: tuple[int, str] | None = None
         self._main: asyncio.Task[Any] | None = None
         self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._chores: set[asyncio.Task[None]] = set()
+        self._chores: set[asyncio.Task[None]] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -150,18 +173,18 @@ class ChatConnection:
         try:
             await self._receive()
         except asyncio.CancelledError:
-            if not self._closed.is_set():
+            if not self._closed:
                 raise  # cancelled from outside: not ours to swallow
             if self._main is not None:
                 self._main.uncancel()
         except (WebSocketDisconnect, ConnectionError, RuntimeError):
             pass  # the peer went away mid-send (Starlette says so with RuntimeError)
         finally:
-            self._closed.set()
+            self._closed = True
             for timer in self._timers.values():
                 timer.cancel()
             self.sender.abandon()
-            for task in [*self.forwarders.values(), *self._chores]:
+            for task in [*self.forwarders.values(), *(self._chores or ())]:
                 task.cancel()
             for run_id in list(self.pushing):
                 self._stop_pushing(run_id)
@@ -227,8 +250,9 @@ class ChatConnection:
 
     def _chore(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coroutine)
-        self._chores.add(task)
-        task.add_done_callback(self._chores.discard)
+        chores = self._chores = self._chores or set()
+        chores.add(task)
+        task.add_done_callback(chores.discard)
 
     async def _refuse_and_close(self, code: ErrorCode, message: str, reason: str) -> None:
         await self._send_error(ErrorData(code=code, message=message))
@@ -244,8 +268,8 @@ class ChatConnection:
     def _finish(self, code: int, reason: str) -> None:
         if self._close_code is None:
             self._close_code = (code, reason)
-        if not self._closed.is_set():
-            self._closed.set()
+        if not self._closed:
+            self._closed = True
             if self._main is not None and self._main is not asyncio.current_task():
                 self._main.cancel()  # it is waiting in receive()
 
@@ -397,6 +421,7 @@ class ChatConnection:
             run_id=frame.run_id,
             options=frame.options,
         )
+        self.started = [r for r in self.started if r.active]  # (a long-lived socket's history)
         self.started.append(run)
         self._forward(run, after_seq=-1)
 

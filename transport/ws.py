@@ -73,7 +73,26 @@ class _Continued(Coroutine[Any, Any, None]):
 
 
 class FrameSender:
-    """Serialises envelopes to a socket, in order, through a bounded queue."""
+    """Serialises envelopes to a socket, in order, through a bounded queue.
+
+    An idle connection holds one of these, so it keeps no queue, event or task set until it
+    needs one (with thousands of idle sockets, each empty ``deque`` or ``asyncio.Event`` costs
+    about 0.6 KiB).
+    """
+
+    __slots__ = (
+        "_idle",
+        "_max",
+        "_on_failure",
+        "_on_sent",
+        "_orphans",
+        "_queue",
+        "_send_text",
+        "_send_timeout",
+        "_space",
+        "_writing",
+        "sending_since",
+    )
 
     def __init__(
         self,
@@ -85,30 +104,35 @@ class FrameSender:
         on_failure: Callable[[BaseException], None] | None = None,
     ) -> None:
         self._send_text = send_text
-        self._queue: deque[Envelope] = deque()
+        self._queue: deque[Envelope] | None = None
         self._max = queue_size
         self._send_timeout = send_timeout
         self._on_sent = on_sent
         self._on_failure = on_failure
         self._writing = False
-        self._space = asyncio.Event()
-        self._space.set()
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._orphans: set[asyncio.Task[None]] = set()
+        self._space: asyncio.Event | None = None  # set when a full queue has room again
+        self._idle: asyncio.Event | None = None  # set when nothing is queued or being sent
+        self._orphans: set[asyncio.Task[None]] | None = None
         self.sending_since: float | None = None
         """Loop time at which the send in progress began (None when idle)."""
 
+    def _pending(self) -> deque[Envelope]:
+        if self._queue is None:
+            self._queue = deque()
+        return self._queue
+
     async def put(self, envelope: Envelope) -> None:
         """Send or queue one envelope; :class:`SlowConsumerError` if the queue stays full."""
-        while len(self._queue) >= self._max:
-            self._space.clear()
+        queue = self._pending()
+        while len(queue) >= self._max:
+            space = self._space = self._space or asyncio.Event()
+            space.clear()
             try:
                 async with asyncio.timeout(self._send_timeout):
-                    await self._space.wait()
+                    await space.wait()
             except TimeoutError as exc:
                 raise SlowConsumerError("outbound queue full") from exc
-        self._queue.append(envelope)
+        queue.append(envelope)
         if not self._writing:
             await self._drain()
 
@@ -118,38 +142,49 @@ class FrameSender:
         Meant for a producer that must not wait on this client (a run's own task). A send that
         fails at once raises here; one that fails later is reported to ``on_failure``.
         """
-        if len(self._queue) >= self._max:
+        queue = self._pending()
+        if len(queue) >= self._max:
             return False
-        self._queue.append(envelope)
+        queue.append(envelope)
         if not self._writing:
             task = run_eagerly(self._drain())
             if task is not None:
-                self._orphans.add(task)
+                self._keep(task)
                 task.add_done_callback(self._finished_later)
         return True
 
+    def _keep(self, task: asyncio.Task[None]) -> None:
+        orphans = self._orphans = self._orphans or set()
+        orphans.add(task)
+        task.add_done_callback(orphans.discard)
+
     def _finished_later(self, task: asyncio.Task[None]) -> None:
-        self._orphans.discard(task)
         if not task.cancelled() and (exc := task.exception()) is not None and self._on_failure:
             self._on_failure(exc)
 
     async def flushed(self, within: float) -> bool:
         """Wait until everything queued has been sent; False if that takes over ``within`` s."""
+        if not self._writing and not self._queue:
+            return True
+        idle = self._idle = self._idle or asyncio.Event()
         try:
             async with asyncio.timeout(within):
-                await self._idle.wait()
+                await idle.wait()
         except TimeoutError:
             return False
         return True
 
     async def _drain(self) -> None:
         self._writing = True
-        self._idle.clear()
+        if self._idle is not None:
+            self._idle.clear()
+        queue = self._pending()
         loop = asyncio.get_running_loop()
         try:
-            while self._queue:
-                envelope = self._queue.popleft()
-                self._space.set()
+            while queue:
+                envelope = queue.popleft()
+                if self._space is not None:
+                    self._space.set()
                 self.sending_since = loop.time()
                 await self._send_text(envelope.to_json())
                 self.sending_since = None
@@ -158,25 +193,30 @@ class FrameSender:
         finally:
             self._writing = False
             self.sending_since = None
-            if self._queue:  # the sending producer was cancelled: hand the rest on
-                task = asyncio.create_task(self._drain_quietly())
-                self._orphans.add(task)
-                task.add_done_callback(self._orphans.discard)
+            if queue:  # the sending producer was cancelled: hand the rest on
+                self._keep(asyncio.create_task(self._drain_quietly()))
             else:
-                self._idle.set()
+                self._set_idle()
+
+    def _set_idle(self) -> None:
+        if self._idle is not None:
+            self._idle.set()
 
     async def _drain_quietly(self) -> None:
         try:
             if not self._writing:
                 await self._drain()
         except Exception:  # the socket is gone; the connection's own loop notices and ends
-            self._queue.clear()
-            self._idle.set()
+            if self._queue is not None:
+                self._queue.clear()
+            self._set_idle()
 
     def abandon(self) -> None:
         """Drop what is queued (the connection is closing) and stop any hand-on task."""
-        self._queue.clear()
-        self._space.set()
-        self._idle.set()
-        for task in list(self._orphans):
+        if self._queue is not None:
+            self._queue.clear()
+        if self._space is not None:
+            self._space.set()
+        self._set_idle()
+        for task in list(self._orphans or ()):
             task.cancel()
