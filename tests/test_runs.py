@@ -200,6 +200,24 @@ async def _collect(log: MemoryEventLog) -> list[Any]:
     return [e async for e in log.follow(after_seq=-1)]
 
 
+async def test_a_listener_that_fails_is_dropped_and_the_run_goes_on(
+    minipack: DomainPack, caplog: pytest.LogCaptureFixture
+) -> None:
+    registry = _registry(minipack, delay=0.005)
+    run = await registry.start(question=Q, user_id="alice")
+    got: list[Any] = []
+
+    def broken(envelope: Any) -> bool:
+        got.append(envelope)
+        raise RuntimeError("this listener's socket is gone")
+
+    assert registry.push_to(run, broken, after_seq=run.log.last_seq)
+    whole = await _all(registry, run)
+    assert_run_invariants(whole, reason="complete")
+    assert len(got) == 1 and run.sinks == []
+    assert "a listener of run" in caplog.text
+
+
 async def test_ownership_survives_a_restart(minipack: DomainPack, tmp_path: Any) -> None:
     from graph import open_checkpointer
 

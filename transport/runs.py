@@ -286,7 +286,12 @@ class RunRegistry:
         await run.log.append(envelope)
         if run.sinks:
             for sink in list(run.sinks):
-                if not sink(envelope):
+                try:
+                    keep = sink(envelope)
+                except Exception:  # one listener's failure must not end the run for the rest
+                    log.exception("a listener of run %s failed; dropping it", run.run_id)
+                    keep = False
+                if not keep:
                     self.stop_pushing(run, sink)
             if isinstance(envelope, EndEnvelope):
                 for sink in list(run.sinks):
