@@ -47,6 +47,16 @@ def wire(envelopes: list[RunEnvelope]) -> list[dict[str, Any]]:
     return [e.to_wire() for e in envelopes]
 
 
+def comparable(envelopes: list[Any]) -> list[tuple[str, int | None, dict[str, Any]]]:
+    """(type, seq, data) without the fields that differ between two runs of one question."""
+    out = []
+    for envelope in envelopes:
+        data = envelope.to_wire()["data"]
+        kept = {k: v for k, v in data.items() if k not in ("message_id", "timing")}
+        out.append((envelope.type, envelope.seq, kept))
+    return out
+
+
 def assert_run_invariants(envelopes: list[RunEnvelope], *, reason: str) -> None:
     """Section 2 of the protocol, checked on one run's whole envelope list."""
     assert envelopes, "no envelopes"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -11,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from agents import OfflineChatModel, load_pack
-from api.server import GracefulServer, build_server
+from api.background import serve_in_background
+from api.server import GracefulServer
 from api.settings import Settings
 from graph import build_graph, open_checkpointer
 
@@ -64,20 +63,8 @@ def model_opener(model: Any) -> Any:
 @contextmanager
 def running(settings: Settings | None = None, **overrides: Any) -> Iterator[Running]:
     """Serve ``settings`` on 127.0.0.1 and a free port until the block ends."""
-    server = build_server(settings or server_settings(), port=0, **overrides)
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield Running(server, "127.0.0.1", port)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
+    with serve_in_background(settings or server_settings(), **overrides) as background:
+        yield Running(background.server, background.host, background.port)
 
 
 def fast_model(delay: float = 0.0) -> OfflineChatModel:

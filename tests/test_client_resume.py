@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import assert_run_invariants
+from tests.conftest import assert_run_invariants, comparable
 from tests.proxy import CuttingProxy
 from tests.server import Running, running, server_settings
 from transport.client import GraphwireClient, Transport
@@ -22,16 +22,6 @@ from transport.protocol import RunEnvelope
 
 Q = "What does error F3 mean?"
 FRACTIONS = [(0.04,), (0.15,), (0.35,), (0.55,), (0.75,), (0.9,), (0.2, 0.45, 0.7)]
-
-
-def normalised(envelopes: list[RunEnvelope]) -> list[tuple[str, int | None, dict[str, Any]]]:
-    """(type, seq, data) without what differs between two runs of one question."""
-    out = []
-    for envelope in envelopes:
-        data = envelope.to_wire()["data"]
-        out.append((envelope.type, envelope.seq,
-                    {k: v for k, v in data.items() if k not in ("message_id", "timing")}))  # fmt: skip
-    return out
 
 
 def url(proxy: CuttingProxy, transport: Transport) -> str:
@@ -75,7 +65,7 @@ async def test_cuts_anywhere_in_an_answer_lose_and_repeat_nothing(
             assert proxy.cuts == len(cuts), f"{fractions}: the proxy cut {proxy.cuts} times"
             assert proxy.connections > len(cuts), f"{fractions}: the client did not reconnect"
         assert len({(e.run_id, e.session_id) for e in run}) == 1
-        assert normalised(run) == normalised(reference), f"cut at {cuts} of {total} bytes"
+        assert comparable(run) == comparable(reference), f"cut at {cuts} of {total} bytes"
 
 
 @pytest.mark.parametrize("transport", ["ws", "sse"])
@@ -90,7 +80,7 @@ async def test_a_question_lost_on_the_way_is_asked_again_with_the_same_run_id(
             run = [e async for e in c.stream(Q, run_id="r_lost_on_the_way")]
         assert proxy.cuts == 1
     assert {e.run_id for e in run} == {"r_lost_on_the_way"}
-    assert normalised(run) == normalised(reference)
+    assert comparable(run) == comparable(reference)
 
 
 @pytest.mark.parametrize("transport", ["ws", "sse"])

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import assert_run_invariants
+from tests.conftest import assert_run_invariants, comparable
 from tests.server import Running, running, server_settings
 from transport.client import GraphwireClient, Transport, endpoints
 from transport.clienterrors import ResumeError, RunCancelledError
@@ -22,15 +22,6 @@ TRANSPORTS = ["ws", "sse"]
 
 def client(live: Running, transport: Transport, **options: Any) -> GraphwireClient:
     return GraphwireClient(live.ws if transport == "ws" else live.http, **options)
-
-
-def normalised(envelopes: list[RunEnvelope]) -> list[tuple[str, int | None, dict[str, Any]]]:
-    out = []
-    for envelope in envelopes:
-        data = envelope.to_wire()["data"]
-        out.append((envelope.type, envelope.seq,
-                    {k: v for k, v in data.items() if k not in ("message_id", "timing")}))  # fmt: skip
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +40,7 @@ async def test_both_transports_yield_the_same_typed_envelopes(server: Running) -
     for run in runs.values():
         assert_run_invariants(run, reason="complete")
         assert all(type(e).__module__ == "transport.protocol" for e in run)
-    assert normalised(runs["ws"]) == normalised(runs["sse"])
+    assert comparable(runs["ws"]) == comparable(runs["sse"])
     assert runs["ws"][-2].data.agent == "faults"
 
 
@@ -112,7 +103,7 @@ async def test_a_run_left_behind_is_resumed_from_any_seq(
         rest = [e async for e in c.resume(f"r_left_{transport}", after_seq=first[-1].seq or 0)]
         replay = [e async for e in c.resume(f"r_left_{transport}")]
     assert_run_invariants(first + rest, reason="complete")
-    assert normalised(replay) == normalised(first + rest)
+    assert comparable(replay) == comparable(first + rest)
 
 
 async def test_one_websocket_carries_several_runs_at_once(slow: Running) -> None:
@@ -124,7 +115,7 @@ async def test_one_websocket_carries_several_runs_at_once(slow: Running) -> None
         runs = await asyncio.gather(*(ask(i) for i in range(3)))
     for run in runs:
         assert_run_invariants(run, reason="complete")
-    assert normalised(runs[0]) == normalised(runs[1]) == normalised(runs[2])
+    assert comparable(runs[0]) == comparable(runs[1]) == comparable(runs[2])
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
@@ -137,7 +128,7 @@ def test_the_sync_client_makes_the_same_calls(server: Running, transport: Transp
         replay = list(c.resume(run[0].run_id or ""))
         c.stop()  # nothing to stop: harmless
     assert_run_invariants(run, reason="complete")
-    assert normalised(replay) == normalised(run)
+    assert comparable(replay) == comparable(run)
     assert history.messages[-1].content == final.text
     assert threading.active_count() < 50  # its loop thread is gone with it
 

@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from api.tokens import mint_token
-from tests.conftest import assert_run_invariants
+from tests.conftest import assert_run_invariants, comparable
 from tests.fakes import ProbedOfflineModel, StreamProbe
 from tests.server import Running, fast_model, model_opener, running, server_settings
 from transport.protocol import Envelope, parse_envelope
@@ -100,21 +100,6 @@ def problem(response: httpx.Response) -> tuple[int, str]:
     assert sorted(body) == ["code", "message"], body
     assert isinstance(body["message"], str) and body["message"], body
     return response.status_code, body["code"]
-
-
-def normalised(envelopes: list[Envelope]) -> list[tuple[str, int | None, dict[str, Any]]]:
-    """(type, seq, data) without the fields that differ between two runs of one question."""
-    out = []
-    for envelope in envelopes:
-        data = envelope.to_wire()["data"]
-        out.append(
-            (
-                envelope.type,
-                envelope.seq,
-                {k: v for k, v in data.items() if k not in ("message_id", "timing")},
-            )
-        )
-    return out
 
 
 async def eventually(check: Callable[[], bool | Awaitable[bool]], within: float = 10.0) -> None:
@@ -295,7 +280,7 @@ async def test_a_dropped_reader_reconnects_with_last_event_id_and_misses_nothing
             pieced, whole = await asyncio.gather(dropped_and_resumed(), uninterrupted())
     assert_run_invariants(pieced, reason="complete")
     assert_run_invariants(whole, reason="complete")
-    assert normalised(pieced) == normalised(whole)
+    assert comparable(pieced) == comparable(whole)
 
 
 async def test_a_replay_from_before_the_kept_log_is_refused_with_404() -> None:

@@ -17,7 +17,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from api.tokens import mint_token
-from tests.conftest import assert_run_invariants
+from tests.conftest import assert_run_invariants, comparable
 from tests.fakes import FailingChatModel, FloodModel, ProbedOfflineModel, StreamProbe
 from tests.server import Running, model_opener, running, server_settings
 from transport.errors import ModelError
@@ -56,16 +56,6 @@ async def run_until_end(ws: ClientConnection, run_id: str | None = None) -> list
 
 def _text(envelopes: list[Any]) -> str:
     return "".join(e.data.delta for e in envelopes if e.type == "text")
-
-
-def _comparable(envelopes: list[Any]) -> list[tuple[str, int, dict[str, Any]]]:
-    out = []
-    for e in envelopes:
-        data = e.to_wire()["data"]
-        data.pop("timing", None)
-        data.pop("message_id", None)
-        out.append((e.type, e.seq, data))
-    return out
 
 
 async def test_a_message_streams_a_whole_run(server: Running) -> None:
@@ -196,7 +186,7 @@ async def test_resume_after_a_dropped_connection_loses_and_repeats_nothing() -> 
             after = await run_until_end(again, last["run_id"])
     resumed = [parse_envelope(e) for e in before] + after
     assert_run_invariants(resumed, reason="complete")
-    assert _comparable(resumed) == _comparable(uninterrupted)
+    assert comparable(resumed) == comparable(uninterrupted)
     assert _text(resumed) == _text(uninterrupted)
 
 
@@ -208,7 +198,7 @@ async def test_a_finished_run_replays_through_its_end_and_an_unknown_one_is_not_
         run = await run_until_end(ws)
     async with await open_chat(server) as ws:
         await ws.send(json.dumps({"type": "resume", "run_id": run[0].run_id, "after_seq": -1}))
-        assert _comparable(await run_until_end(ws, run[0].run_id)) == _comparable(run)
+        assert comparable(await run_until_end(ws, run[0].run_id)) == comparable(run)
         await ws.send(json.dumps({"type": "resume", "run_id": "r_never", "after_seq": 0}))
         error = await recv(ws)
         assert (error["type"], error["run_id"], error["data"]["code"]) == (
@@ -225,7 +215,7 @@ async def test_subscribe_shows_runs_started_by_another_connection(server: Runnin
         await asker.send(json.dumps({"type": "message", "message": Q, "session_id": "s_shared"}))
         asked, watched = await asyncio.gather(run_until_end(asker), run_until_end(watcher))
     assert_run_invariants(watched, reason="complete")
-    assert _comparable(watched) == _comparable(asked)
+    assert comparable(watched) == comparable(asked)
 
 
 async def test_busy_interrupt_and_enqueue_over_the_socket() -> None:
