@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     pack: Path | None = Field(default=None, description="domain pack folder; unset: the demo")
     checkpoint_path: str = Field(
         default=".graphwire/conversations.sqlite",
-        description="SQLite file for conversations (':memory:' keeps nothing)",
+        description="SQLite file for conversations (':memory:': kept in this process only)",
     )
     top_k: int = Field(default=4, ge=1, le=50, description="passages retrieved per question")
     max_tokens: int | None = Field(default=None, ge=1, description="cap on answer tokens")

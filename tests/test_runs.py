@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -180,20 +181,39 @@ async def test_a_bounded_log_refuses_a_gap_instead_of_skipping() -> None:
         await MemoryEventLog("r", max_envelopes=3).append(_text(1))
 
 
-async def test_a_finished_log_keeps_text_and_replays_the_same_envelopes() -> None:
-    log = MemoryEventLog("r", max_envelopes=100)
-    sent = [*(_text(seq) for seq in range(4))]
-    sent.append(EndEnvelope(run_id="r", session_id="s", seq=4, data=EndData(reason="complete")))
+async def test_a_log_keeps_text_with_only_the_newest_objects_and_replays_the_same_envelopes() -> (
+    None
+):
+    log = MemoryEventLog("r", max_envelopes=1000)
+    count = 3 * MemoryEventLog.RECENT
+    sent = [*(_text(seq) for seq in range(count))]
+    sent.append(EndEnvelope(run_id="r", session_id="s", seq=count, data=EndData(reason="complete")))
     live = asyncio.create_task(_collect(log))  # a listener following across the end
     await asyncio.sleep(0)
-    for envelope in sent:
+    for envelope in sent[:-1]:
         await log.append(envelope)
+    # While the run goes, only the newest envelopes are kept as objects for the GC to walk.
+    assert _objects_held(log) == MemoryEventLog.RECENT
+    midway = [e async for e in _until(log.follow(after_seq=-1), count - 1)]
+    assert midway == sent[:-1]  # the older ones turned back from text, the newest as they are
+    await log.append(sent[-1])
     replayed = [e async for e in log.follow(after_seq=-1)]
     assert await live == sent
     assert replayed == sent  # typed envelopes again, not text
     assert [e.to_json() for e in replayed] == [e.to_json() for e in sent]
-    # Once ended, the log holds no envelope objects for the garbage collector to walk.
-    assert not any(isinstance(r, TextEnvelope) for r in gc.get_referents(*vars(log).values()))
+    assert _objects_held(log) == 0  # a finished run waits out its retention as text only
+
+
+def _objects_held(log: MemoryEventLog) -> int:
+    """Envelope objects the log's own containers refer to."""
+    return sum(isinstance(r, TextEnvelope) for r in gc.get_referents(*vars(log).values()))
+
+
+async def _until(envelopes: AsyncIterator[Any], last_seq: int) -> AsyncIterator[Any]:
+    async for envelope in envelopes:
+        yield envelope
+        if envelope.seq == last_seq:
+            return
 
 
 async def _collect(log: MemoryEventLog) -> list[Any]:

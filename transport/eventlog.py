@@ -59,19 +59,23 @@ class EventLog(Protocol):
 class MemoryEventLog:
     """An in-process log, bounded to ``max_envelopes`` (the oldest are dropped first).
 
-    While the run goes, the log holds its envelope objects (live listeners take them as they
-    are). Once the run has ended, the log keeps only their JSON text: a finished run waiting out
-    its retention period then costs one string per envelope instead of a handful of objects the
-    garbage collector has to walk, and a replay turns the text back into envelopes.
+    The log keeps each envelope as its JSON text (made once; every transport sends that text),
+    plus the objects of the newest few for live listeners. A run's envelopes therefore cost one
+    string each, not a handful of objects the garbage collector walks again and again while
+    hundreds of answers stream; a reader further back turns the text into an envelope again.
     """
+
+    RECENT = 32
+    """How many of the newest envelopes are also kept as objects."""
 
     def __init__(self, run_id: str, *, max_envelopes: int) -> None:
         self.run_id = run_id
-        self._items: deque[RunEnvelope | str] = deque()
+        self._items: deque[str] = deque()
+        self._recent: deque[RunEnvelope] = deque(maxlen=self.RECENT)
         self._first_seq = 0
         self._max = max_envelopes
         self._ended = False
-        self._appended = asyncio.Event()
+        self._appended: asyncio.Event | None = None  # made by the first reader that waits
 
     @property
     def ended(self) -> bool:
@@ -90,16 +94,24 @@ class MemoryEventLog:
             raise RuntimeError(f"run {self.run_id} already ended")
         if envelope.seq != self.last_seq + 1:
             raise ValueError(f"expected seq {self.last_seq + 1}, got {envelope.seq}")
-        self._items.append(envelope)
+        self._items.append(envelope.to_json())
+        self._recent.append(envelope)
         if len(self._items) > self._max:
             self._items.popleft()
             self._first_seq += 1
         self._ended = isinstance(envelope, EndEnvelope)
         if self._ended:
-            self._items = deque(_text(item) for item in self._items)
-        # Wake every reader at once, then arm a fresh event for the next append.
-        self._appended.set()
-        self._appended = asyncio.Event()
+            self._recent.clear()  # a finished run waits out its retention as text only
+        # Wake every waiting reader; the next one to wait makes a fresh event.
+        if (appended := self._appended) is not None:
+            self._appended = None
+            appended.set()
+
+    def _envelope(self, seq: int) -> RunEnvelope:
+        back = self.last_seq - seq  # 0 for the newest
+        if back < len(self._recent):
+            return self._recent[len(self._recent) - 1 - back]
+        return restore_envelope(self._items[seq - self._first_seq])
 
     async def follow(self, after_seq: int = -1) -> AsyncGenerator[RunEnvelope, None]:
         cursor = after_seq + 1
@@ -110,16 +122,13 @@ class MemoryEventLog:
                         f"run {self.run_id} no longer keeps envelopes from seq {cursor}; "
                         f"the oldest kept is {self._first_seq}"
                     )
-                item = self._items[cursor - self._first_seq]
-                envelope = restore_envelope(item) if isinstance(item, str) else item
+                envelope = self._envelope(cursor)
                 cursor += 1
                 yield envelope
                 if isinstance(envelope, EndEnvelope):
                     return
             if self._ended:
                 return
+            if self._appended is None:
+                self._appended = asyncio.Event()
             await self._appended.wait()
-
-
-def _text(item: RunEnvelope | str) -> str:
-    return item if isinstance(item, str) else item.to_json()

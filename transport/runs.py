@@ -190,8 +190,11 @@ class RunRegistry:
             raise GraphwireError(
                 f"run id {run_id} is already in use", code=ErrorCode.INVALID_MESSAGE
             )
-        session_id = session_id or new_session_id()
-        await self.claim_session(session_id, user_id=user_id)
+        if not session_id:  # a new conversation: nothing stored can own the id we mint
+            session_id = new_session_id()
+            self._sessions[session_id] = _Session(owner=user_id)
+        else:
+            await self.claim_session(session_id, user_id=user_id)
         session = self._sessions[session_id]
         running = session.active_runs()
         if running and multitask == "reject":
