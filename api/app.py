@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -23,6 +22,7 @@ from starlette.routing import WebSocketRoute
 
 from api.asyncapi import build_asyncapi
 from api.auth import Authenticator
+from api.heap import settle_heap
 from api.httperrors import graphwire_error_handler, validation_error_handler
 from api.limits import RateLimiter
 from api.metrics import Metrics
@@ -77,9 +77,7 @@ def create_app(settings: Settings, *, open_graph_with: GraphOpener = open_graph)
                 connection_limiter=RateLimiter(per_minute=settings.rate_limit_per_minute),
                 user_limiter=RateLimiter(per_minute=settings.user_rate_limit_per_minute),
             )
-            # What start-up built (modules, schemas, the index) lives as long as the process:
-            # keep it out of every later garbage collection.
-            gc.freeze()
+            settle_heap(gen0_threshold=settings.gc_gen0_threshold)
             sweeper = asyncio.create_task(registry.sweep_forever())
             try:
                 yield

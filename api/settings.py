@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     send_queue_size: int = Field(default=1_024, ge=8, description="envelopes queued per socket")
     send_timeout: float = Field(default=10.0, gt=0, description="seconds a send may block")
     ping_interval: float = Field(default=15.0, gt=0, description="seconds between keepalives")
+    gc_gen0_threshold: int = Field(
+        default=10_000, ge=700, description="allocations between young garbage collections"
+    )
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

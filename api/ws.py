@@ -5,11 +5,12 @@ notices a vanished client even while the graph is silent), a bounded outbound qu
 (:class:`transport.ws.FrameSender`: whoever has something to send sends it, no writer task),
 and timers for the auth deadline, token expiry, idle timeout and stalled sends.
 
-For each run it listens to, a forwarder task reads the run's log (a replay, or the start of a
-live run) until it has caught up; from then on the run's own task hands each new envelope
-straight to the socket (a sink, :meth:`transport.runs.RunRegistry.push_to`), so a live token
-costs no task switch. A client too slow for that goes back to a forwarder. Runs belong to the
-registry, not to the socket: when the socket goes, it stops listening and the runs carry on
+For each run it listens to with envelopes to replay, a forwarder task reads the run's log until
+it has caught up; from then on (and at once when there is nothing to replay, as for a run it
+has just started) the run's own task hands each new envelope straight to the socket (a sink,
+:meth:`transport.runs.RunRegistry.push_to`), so a live token costs no task switch. A client too
+slow for that goes back to a forwarder. Runs belong to the registry, not to the socket: when
+the socket goes, it stops listening and the runs carry on
 for the grace period.
 """
 
@@ -110,7 +111,7 @@ class ChatConnection:
         self.id = f"c_{secrets.token_urlsafe(9)}"
         self.user: User | None = None if state.auth.enabled else ANONYMOUS
         self.sender = FrameSender(
-            self._send_text,
+            websocket.send_text,
             queue_size=self.settings.send_queue_size,
             send_timeout=self.settings.send_timeout,
             on_sent=self._count_sent,
@@ -242,7 +243,7 @@ class ChatConnection:
         """A send blocked longer than the send timeout means the client stopped reading."""
         loop = asyncio.get_running_loop()
         started = self.sender.sending_since
-        if started is not None and loop.time() - started > self.settings.send_timeout:
+        if started is not None and time.monotonic() - started > self.settings.send_timeout:
             log.info("connection %s is not reading: closing it", self.id)
             self._finish(CLOSE_POLICY, "client too slow")
             return
@@ -297,9 +298,6 @@ class ChatConnection:
     def _socket_failed(self, exc: BaseException) -> None:
         """A send that had to wait for the client failed (the socket is gone)."""
         self._finish(CLOSE_IDLE, "")
-
-    async def _send_text(self, text: str) -> None:
-        await self.ws.send_text(text)
 
     async def _receive(self) -> None:
         while True:
@@ -454,16 +452,17 @@ class ChatConnection:
         self._stop_pushing(run.run_id)
         if current is not None:
             current.cancel()
-        self.forwarders[run.run_id] = asyncio.create_task(self._pump(run, after_seq))
+            del self.forwarders[run.run_id]
+        sink = self._sink(run)
+        if self.state.registry.push_to(run, sink, after_seq=after_seq):  # nothing to replay
+            self.pushing[run.run_id] = (run, sink)
+            return
+        self.forwarders[run.run_id] = asyncio.create_task(self._pump(run, after_seq, sink))
 
-    async def _pump(self, run: Run, after_seq: int) -> None:
+    async def _pump(self, run: Run, after_seq: int, sink: Sink) -> None:
         """Read the run's log until caught up, then let the run push to this socket."""
         registry = self.state.registry
-        sink = self._sink(run)
         try:
-            if registry.push_to(run, sink, after_seq=after_seq):
-                self.pushing[run.run_id] = (run, sink)
-                return
             async with aclosing(registry.follow(run, after_seq=after_seq)) as envelopes:
                 async for envelope in envelopes:
                     await self.sender.put(envelope)
@@ -495,7 +494,7 @@ class ChatConnection:
             # reading the log from this envelope on, at the client's pace (bounded by put).
             self.pushing.pop(run.run_id, None)
             self.forwarders[run.run_id] = asyncio.create_task(
-                self._pump(run, after_seq=envelope.seq - 1)
+                self._pump(run, envelope.seq - 1, self._sink(run))
             )
             return False
 

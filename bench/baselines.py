@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import os
 import uuid
@@ -27,6 +26,7 @@ from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from api.heap import settle_heap
 from api.runtime import open_graph
 from api.settings import Settings
 
@@ -53,7 +53,7 @@ def minimal_app() -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with open_graph(settings) as graph:
             app.state.graph = graph
-            gc.freeze()  # the same start-up GC treatment as graphwire's server: a fair floor
+            settle_heap(gen0_threshold=settings.gc_gen0_threshold)  # graphwire's GC settings
             yield
 
     async def chat(websocket: WebSocket) -> None:
@@ -109,4 +109,10 @@ def bare_app() -> Starlette:
                 first = first and not text
                 await websocket.send_text(frame)
 
-    return Starlette(routes=[Route("/health", _health), WebSocketRoute("/ws", chat)])
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        settle_heap(gen0_threshold=Settings().gc_gen0_threshold)  # graphwire's GC settings
+        yield
+
+    routes = [Route("/health", _health), WebSocketRoute("/ws", chat)]
+    return Starlette(routes=routes, lifespan=lifespan)

@@ -18,6 +18,7 @@ caller falls back to ``put``.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
@@ -114,7 +115,7 @@ class FrameSender:
         self._idle: asyncio.Event | None = None  # set when nothing is queued or being sent
         self._orphans: set[asyncio.Task[None]] | None = None
         self.sending_since: float | None = None
-        """Loop time at which the send in progress began (None when idle)."""
+        """``time.monotonic()`` when the send in progress began (None when idle)."""
 
     def _pending(self) -> deque[Envelope]:
         if self._queue is None:
@@ -179,13 +180,12 @@ class FrameSender:
         if self._idle is not None:
             self._idle.clear()
         queue = self._pending()
-        loop = asyncio.get_running_loop()
         try:
             while queue:
                 envelope = queue.popleft()
                 if self._space is not None:
                     self._space.set()
-                self.sending_since = loop.time()
+                self.sending_since = time.monotonic()
                 await self._send_text(envelope.to_json())
                 self.sending_since = None
                 if self._on_sent is not None:
