@@ -58,8 +58,8 @@ def check_models(settings: Settings) -> None:
 
 @asynccontextmanager
 async def open_graph(settings: Settings) -> AsyncIterator[Graph]:
-    """The graph for ``settings``, with its SQLite checkpointer open for the block's duration;
-    the models' connections are closed when the block ends.
+    """The graph for ``settings``, with its checkpointer (SQLite, or in memory) open for the
+    block's duration; the models' connections are closed when the block ends.
 
     Raises ``ConfigurationError`` (before opening anything) when a setting is unusable.
     """
