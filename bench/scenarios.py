@@ -55,14 +55,15 @@ class Plan:
     cpu_repeats: int
     sse_repeats: int
     stream_counts: tuple[int, ...]
+    stream_repeats: int
     stream_timeout: float
     idle_counts: tuple[int, ...]
     idle_settle: float
     idle_cpu_window: float
 
 
-FULL = Plan(False, 3, 20, 10, (50, 200, 500), 240.0, (1000, 2000), 3.0, 5.0)
-QUICK = Plan(True, 1, 3, 2, (20, 50), 60.0, (100, 200), 1.0, 2.0)
+FULL = Plan(False, 3, 20, 10, (50, 200, 500), 5, 240.0, (1000, 2000), 3.0, 5.0)
+QUICK = Plan(True, 1, 3, 2, (20, 50), 1, 60.0, (100, 200), 1.0, 2.0)
 
 
 @dataclass(frozen=True)
@@ -238,11 +239,57 @@ def _summarise_phase(n: int, phase: PhaseResult) -> dict[str, Any]:
     }
 
 
+REPEATED = (
+    "ttft_ms_p50",
+    "ttft_ms_p99",
+    "ttft_ms_max",
+    "gap_ms_p50",
+    "gap_ms_p99",
+    "gap_ms_max",
+    "duration_ms_p50",
+    "duration_ms_p99",
+    "cpu_us_per_token",
+    "server_cpu_s",
+    "server_cpu_util",
+    "client_cpu_util",
+    "wall_s",
+)
+"""The figures of a phase that :func:`_median_phase` takes the median of over its repeats."""
+
+
+def _median_phase(repeats: list[dict[str, Any]]) -> dict[str, Any]:
+    """One server at one stream count: the median of each figure over the repeats (each
+    repeat's own figures stay under ``repeats``); counts of failures are summed."""
+    first = repeats[0]
+    summary: dict[str, Any] = {"server": first["server"], "streams": first["streams"]}
+    summary["completed"] = min(r["completed"] for r in repeats)
+    for key in ("connect_failures", "timed_out", "tokens"):
+        summary[key] = sum(r[key] for r in repeats)
+    errors: Counter[str] = Counter()
+    for r in repeats:
+        errors.update(r["errors"])
+    summary["errors"] = dict(errors)
+    summary["tokens_per_stream"] = median(
+        [r["tokens_per_stream"] for r in repeats if r["completed"]]
+    )
+    for key in REPEATED:
+        values = [r[key] for r in repeats if r[key] is not None]
+        summary[key] = median(values)
+    summary["server_rss_kib"] = max(r["server_rss_kib"] for r in repeats)
+    summary["repeats"] = repeats
+    return summary
+
+
 async def concurrency(plan: Plan, workdir: Path, log: Log) -> dict[str, Any]:
-    """(b) N streams at 50 tokens/s each, all started together, for N in the plan."""
+    """(b) N streams at 50 tokens/s each, all started together, for N in the plan.
+
+    Each N is measured ``plan.stream_repeats`` times, the servers taking turns within every
+    repeat (so drift of the shared machine reaches each alike); a phase's figures are the
+    medians over its repeats.
+    """
     env = settings_env(NORMAL_ANSWER)
     specs = [graphwire_spec(env), baseline_spec("minimal", "minimal_app", env)]
-    phases: list[dict[str, Any]] = []
+    runs: dict[tuple[str, int], list[dict[str, Any]]] = {}
     async with running(specs, workdir) as servers:
         frames = workdir / "frames-normal.json"
         await _warm_and_record(list(servers.values()), plan.warmups, frames)
@@ -252,24 +299,35 @@ async def concurrency(plan: Plan, workdir: Path, log: Log) -> dict[str, Any]:
             everyone = [*servers.values(), *more.values()]
             await _warm_and_record(list(more.values()), plan.warmups, frames)
             for n in plan.stream_counts:
-                for server in everyone:
-                    phase = await run_streams(
-                        server.ws_url(WS_PATH[server.name]),
-                        DIALECT[server.name],
-                        QUESTION,
-                        n,
-                        server_cpu=server.cpu,
-                        time_limit=plan.stream_timeout,
-                    )
-                    summary = _summarise_phase(n, phase)
-                    summary["server_rss_kib"] = server.rss()
-                    phases.append({"server": server.name, **summary})
-                    log(
-                        f"(b) {n} streams on {server.name}: {summary['completed']}/{n} complete, "
-                        f"TTFT p99 {summary['ttft_ms_p99']} ms, gap p99 {summary['gap_ms_p99']} ms"
-                    )
-                    await asyncio.sleep(1.0)
-    return {"question": QUESTION, "settings": asdict(NORMAL_ANSWER), "phases": phases}
+                for repeat in range(plan.stream_repeats):
+                    for server in everyone:
+                        phase = await run_streams(
+                            server.ws_url(WS_PATH[server.name]),
+                            DIALECT[server.name],
+                            QUESTION,
+                            n,
+                            server_cpu=server.cpu,
+                            time_limit=plan.stream_timeout,
+                        )
+                        summary = _summarise_phase(n, phase)
+                        summary["server_rss_kib"] = server.rss()
+                        runs.setdefault((server.name, n), []).append(
+                            {"server": server.name, **summary}
+                        )
+                        log(
+                            f"(b) {n} streams on {server.name}, repeat {repeat + 1}/"
+                            f"{plan.stream_repeats}: {summary['completed']}/{n} complete, "
+                            f"TTFT p99 {summary['ttft_ms_p99']} ms, "
+                            f"gap p99 {summary['gap_ms_p99']} ms"
+                        )
+                        await asyncio.sleep(1.0)
+    phases = [_median_phase(repeats) for repeats in runs.values()]
+    return {
+        "question": QUESTION,
+        "settings": asdict(NORMAL_ANSWER),
+        "repeats": plan.stream_repeats,
+        "phases": phases,
+    }
 
 
 # ---------------------------------------------------------------------------- (c)

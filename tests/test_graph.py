@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from langchain_core.runnables import RunnableConfig
+
 from agents import DomainPack, OfflineChatModel
 from graph import build_graph, open_checkpointer
 from tests.conftest import assert_run_invariants, collect
@@ -60,3 +62,33 @@ async def test_sessions_do_not_see_each_other(minipack: DomainPack) -> None:
         await ask(graph, "What does error F3 mean?", session_id="s_a")
         await ask(graph, "How do I descale the kettle?", session_id="s_b")
     assert [m.type for m in probe.prompts[1]] == ["system", "human"]
+
+
+async def test_a_conversation_is_saved_when_its_run_ends_and_not_before_the_first_token(
+    minipack: DomainPack,
+) -> None:
+    async with open_checkpointer(":memory:") as saver:
+        graph = build_graph(
+            pack=minipack, model=OfflineChatModel(token_delay=0), checkpointer=saver
+        )
+        config: RunnableConfig = {"configurable": {"thread_id": "s_saved"}}
+        stored_at_first_token = "unset"
+        async for envelope in stream_answer(
+            graph, "What does error F3 mean?", session_id="s_saved"
+        ):
+            if envelope.type == "text" and stored_at_first_token == "unset":
+                stored_at_first_token = await saver.aget_tuple(config)
+        after_complete = await graph.aget_state(config)
+
+        stopped = stream_answer(graph, "and after unplugging?", session_id="s_saved")
+        async for envelope in stopped:
+            if envelope.type == "text":
+                break  # the client stops the run at its first token
+        await stopped.aclose()
+        after_stop = await graph.aget_state(config)
+
+    assert stored_at_first_token is None  # no checkpoint write before the answer streams
+    assert [m.type for m in after_complete.values["messages"]] == ["human", "ai"]
+    # A stopped run is saved as it stood: its question, no answer; the next one starts clean.
+    assert [m.type for m in after_stop.values["messages"]] == ["human", "ai", "human"]
+    assert after_stop.values["messages"][-1].content == "and after unplugging?"

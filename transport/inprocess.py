@@ -18,7 +18,7 @@ from contextlib import aclosing, contextmanager
 from typing import Any
 
 from langchain_core.messages import HumanMessage
-from langchain_core.runnables import Runnable
+from langchain_core.runnables import Runnable, RunnableConfig
 
 from transport.errors import GraphwireError
 from transport.ids import new_run_id, new_session_id
@@ -32,17 +32,28 @@ from transport.protocol import (
 )
 from transport.transformer import TIME_LIMIT, transform
 
-__all__ = ["ask", "ask_graph", "run_time_limit", "stream_answer"]
+__all__ = ["DURABILITY", "ask", "ask_graph", "run_time_limit", "stream_answer"]
+
+DURABILITY = "exit"
+"""When LangGraph saves a run's conversation: once, as the run ends (see :func:`ask_graph`)."""
 
 
 def ask_graph(
     graph: Runnable[Any, Any], question: str, *, session_id: str, owner: str | None = None
 ) -> AsyncIterator[Any]:
-    """The graph's ``astream_events`` v2 stream for ``question`` in conversation ``session_id``."""
+    """The graph's ``astream_events`` v2 stream for ``question`` in conversation ``session_id``.
+
+    The conversation is saved once, when the run ends (``durability="exit"``): whether it
+    completes, fails or is stopped, the checkpointer gets the question and whatever the graph
+    made of it, as it would step by step, but no write happens before the first token. A run
+    in progress is therefore not in the stored history yet, and a process that dies mid-run
+    loses that question (the run itself could not be resumed anyway).
+    """
     inputs: dict[str, Any] = {"messages": [HumanMessage(question)]}
     if owner is not None:
         inputs["owner"] = owner
-    return graph.astream_events(inputs, {"configurable": {"thread_id": session_id}}, version="v2")
+    config: RunnableConfig = {"configurable": {"thread_id": session_id}}
+    return graph.astream_events(inputs, config, version="v2", durability=DURABILITY)
 
 
 @contextmanager

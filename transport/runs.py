@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from langchain_core.runnables import Runnable
+from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from transport.errors import GraphwireError, NotFoundError
 from transport.eventlog import EventLog, MemoryEventLog
@@ -157,11 +158,18 @@ class RunRegistry:
             self._sessions[session_id] = _Session(owner=user_id)
 
     async def _stored_owner(self, session_id: str) -> str | None:
-        get_state = getattr(self.graph, "aget_state", None)
-        if get_state is None:
+        """The owner the checkpointer holds for the conversation; None if none is stored.
+
+        Read straight from the checkpointer: the graph's ``aget_state`` would also work out
+        the next steps of the graph, which costs more than the lookup on every new session.
+        """
+        saver = getattr(self.graph, "checkpointer", None)
+        if not isinstance(saver, BaseCheckpointSaver):
             return None
-        snapshot = await get_state({"configurable": {"thread_id": session_id}})
-        values = getattr(snapshot, "values", None) or {}
+        stored = await saver.aget_tuple({"configurable": {"thread_id": session_id}})
+        if stored is None:
+            return None
+        values = stored.checkpoint.get("channel_values") or {}
         if not values.get("messages"):
             return None
         return str(values.get("owner") or ANONYMOUS_OWNER)
