@@ -209,7 +209,7 @@ def create_router() -> APIRouter:
 
     @router.get("/api/v1/sessions/{session_id}/messages", responses=ERRORS, tags=["sessions"])
     async def session_messages(session_id: str, user: UserDep, request: Request) -> dict[str, Any]:
-        """The conversation so far."""
+        """The conversation so far: every run that has ended (a run is saved as it ends)."""
         state = app_state(request)
         if not await state.registry.check_session(session_id, user_id=user.id):
             raise GraphwireError(f"no conversation {session_id}", code=ErrorCode.NOT_FOUND)
