@@ -10,7 +10,7 @@ Q      ?= What is the rated power of the Voltra 6 motor?
 # Playwright (a dev dependency) drives Debian's Chromium; it must never fetch a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: install browser lint typecheck pytest test serve chat eval graph bench clean
+.PHONY: install browser valgrind lint typecheck pytest test serve chat eval graph bench bench-instructions clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "graphwire needs Python >= 3.11")'
@@ -26,6 +26,11 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 browser:
 	@command -v chromium >/dev/null || ($(SUDO) apt-get update && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
+
+# Debian's valgrind, for the instruction counts of `make bench-instructions`.
+valgrind:
+	@command -v valgrind >/dev/null || ($(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends valgrind)
 
 lint: install
 	$(BIN)/ruff check .
@@ -50,6 +55,9 @@ eval: install
 
 bench: install
 	$(BIN)/python -m bench.run
+
+bench-instructions: install valgrind
+	$(BIN)/python -m bench.instructions
 
 graph: install
 	$(BIN)/graphwire graph
