@@ -44,7 +44,7 @@ from bench.scenarios import (
     Answers,
     settings_env,
 )
-from bench.servers import BIN, HOST, ROOT, UVICORN_OPTIONS, _environment, _free_port
+from bench.servers import BIN, HOST, ROOT, UVICORN_OPTIONS, free_port, server_environment
 
 __all__ = ["main"]
 
@@ -102,14 +102,14 @@ class _Counted:
 
 
 def _spawn(name: str, env: dict[str, str], workdir: Path) -> _Counted:
-    port = _free_port()
+    port = free_port()
     out = workdir / f"callgrind.{name}.{port}"
     valgrind = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
     with (workdir / f"{name}.log").open("wb") as log:
         process = subprocess.Popen(
             [*valgrind, *_command(name, port)],
             cwd=ROOT,
-            env=_environment(env),
+            env=server_environment(env),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

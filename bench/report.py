@@ -189,6 +189,12 @@ def _table(results: dict[str, Any], targets: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def _repeats_note(repeats: int) -> list[str]:
+    if repeats < 2:
+        return []
+    return [f"(b): each figure is the median of {repeats} repeats, the servers taking turns.", ""]
+
+
 def render(results: dict[str, Any]) -> str:
     """The report as markdown: header, the table, the targets."""
     meta = results["meta"]
@@ -204,9 +210,7 @@ def render(results: dict[str, Any]) -> str:
         "",
         *_table(results, targets),
         "",
-        f"(b): each figure is the median of {results['concurrency'].get('repeats', 1)} "
-        "repeats, the servers taking turns within each repeat.",
-        "",
+        *_repeats_note(results["concurrency"].get("repeats", 1)),
         "Targets:",
         "",
     ]

@@ -34,7 +34,7 @@ from bench.load import (
     run_streams,
 )
 from bench.servers import ROOT, Server, baseline_spec, graphwire_spec, running
-from bench.stats import median, percentile
+from bench.stats import median, median_phase, percentile
 
 __all__ = ["FULL", "QUICK", "Plan", "concurrency", "cpu_per_token", "idle_memory"]
 
@@ -207,6 +207,13 @@ async def cpu_per_token(plan: Plan, workdir: Path, log: Log) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- (b)
 
+REPEATED = (
+    *("ttft_ms_p50", "ttft_ms_p99", "ttft_ms_max", "gap_ms_p50", "gap_ms_p99", "gap_ms_max"),
+    *("duration_ms_p50", "duration_ms_p99", "cpu_us_per_token", "server_cpu_s"),
+    *("server_cpu_util", "client_cpu_util", "wall_s"),
+)
+"""The figures of a (b) phase whose median over the repeats the report shows."""
+
 
 def _summarise_phase(n: int, phase: PhaseResult) -> dict[str, Any]:
     streams = phase.streams
@@ -237,47 +244,6 @@ def _summarise_phase(n: int, phase: PhaseResult) -> dict[str, Any]:
         "client_cpu_util": round(phase.client_cpu / phase.wall, 3),
         "wall_s": round(phase.wall, 3),
     }
-
-
-REPEATED = (
-    "ttft_ms_p50",
-    "ttft_ms_p99",
-    "ttft_ms_max",
-    "gap_ms_p50",
-    "gap_ms_p99",
-    "gap_ms_max",
-    "duration_ms_p50",
-    "duration_ms_p99",
-    "cpu_us_per_token",
-    "server_cpu_s",
-    "server_cpu_util",
-    "client_cpu_util",
-    "wall_s",
-)
-"""The figures of a phase that :func:`_median_phase` takes the median of over its repeats."""
-
-
-def _median_phase(repeats: list[dict[str, Any]]) -> dict[str, Any]:
-    """One server at one stream count: the median of each figure over the repeats (each
-    repeat's own figures stay under ``repeats``); counts of failures are summed."""
-    first = repeats[0]
-    summary: dict[str, Any] = {"server": first["server"], "streams": first["streams"]}
-    summary["completed"] = min(r["completed"] for r in repeats)
-    for key in ("connect_failures", "timed_out", "tokens"):
-        summary[key] = sum(r[key] for r in repeats)
-    errors: Counter[str] = Counter()
-    for r in repeats:
-        errors.update(r["errors"])
-    summary["errors"] = dict(errors)
-    summary["tokens_per_stream"] = median(
-        [r["tokens_per_stream"] for r in repeats if r["completed"]]
-    )
-    for key in REPEATED:
-        values = [r[key] for r in repeats if r[key] is not None]
-        summary[key] = median(values)
-    summary["server_rss_kib"] = max(r["server_rss_kib"] for r in repeats)
-    summary["repeats"] = repeats
-    return summary
 
 
 async def concurrency(plan: Plan, workdir: Path, log: Log) -> dict[str, Any]:
@@ -321,7 +287,7 @@ async def concurrency(plan: Plan, workdir: Path, log: Log) -> dict[str, Any]:
                             f"gap p99 {summary['gap_ms_p99']} ms"
                         )
                         await asyncio.sleep(1.0)
-    phases = [_median_phase(repeats) for repeats in runs.values()]
+    phases = [median_phase(repeats, REPEATED) for repeats in runs.values()]
     return {
         "question": QUESTION,
         "settings": asdict(NORMAL_ANSWER),

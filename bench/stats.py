@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
-__all__ = ["median", "percentile", "ratio"]
+__all__ = ["median", "median_phase", "percentile", "ratio"]
 
 
 def percentile(samples: Sequence[float], q: float) -> float | None:
@@ -32,3 +34,26 @@ def ratio(value: float | None, reference: float | None) -> float | None:
     if value is None or reference is None or reference == 0:
         return None
     return value / reference
+
+
+def median_phase(repeats: list[dict[str, Any]], figures: Sequence[str]) -> dict[str, Any]:
+    """One server at one load, measured several times: the median of each of ``figures``,
+    the fewest streams completed, failures summed, the largest RSS, and every repeat kept
+    under ``repeats``."""
+    first = repeats[0]
+    summary: dict[str, Any] = {"server": first["server"], "streams": first["streams"]}
+    summary["completed"] = min(r["completed"] for r in repeats)
+    for key in ("connect_failures", "timed_out", "tokens"):
+        summary[key] = sum(r[key] for r in repeats)
+    errors: Counter[str] = Counter()
+    for r in repeats:
+        errors.update(r["errors"])
+    summary["errors"] = dict(errors)
+    summary["tokens_per_stream"] = median(
+        [r["tokens_per_stream"] for r in repeats if r["completed"]]
+    )
+    for key in figures:
+        summary[key] = median([r[key] for r in repeats if r[key] is not None])
+    summary["server_rss_kib"] = max(r["server_rss_kib"] for r in repeats)
+    summary["repeats"] = repeats
+    return summary
