@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import shutil
 import subprocess
@@ -33,8 +32,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from bench.load import ask_ws, open_ws
 from bench.scenarios import (
     DIALECT,
@@ -44,41 +41,33 @@ from bench.scenarios import (
     Answers,
     settings_env,
 )
-from bench.servers import BIN, HOST, ROOT, UVICORN_OPTIONS, free_port, server_environment
+from bench.servers import ROOT, Server, ServerSpec, baseline_spec, graphwire_spec, running
 
 __all__ = ["main"]
 
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "instructions.json"
 SLOW_ANSWER = Answers(token_delay=1.0, max_sentences=2, top_k=4)  # idle after the first token
-START_TIMEOUT = 300.0
 NAMES = ("graphwire", "minimal")
-
-
-def _command(name: str, port: int) -> list[str]:
-    if name == "graphwire":
-        return [str(BIN / "graphwire"), "serve", "--port", str(port)]
-    return [
-        *(str(BIN / "python"), "-m", "uvicorn", "bench.baselines:minimal_app", "--factory"),
-        *("--host", HOST, "--port", str(port), *UVICORN_OPTIONS),
-    ]
 
 
 @dataclass
 class _Counted:
     """A server under callgrind with counting off until :meth:`on`."""
 
-    name: str
-    port: int
-    process: subprocess.Popen[bytes]
+    server: Server
     out: Path
 
     @property
+    def name(self) -> str:
+        return self.server.name
+
+    @property
     def url(self) -> str:
-        return f"ws://{HOST}:{self.port}{WS_PATH[self.name]}"
+        return self.server.ws_url(WS_PATH[self.name])
 
     def _control(self, *args: str) -> None:
         subprocess.run(
-            ["callgrind_control", *args, str(self.process.pid)], check=True, capture_output=True
+            ["callgrind_control", *args, str(self.server.pid)], check=True, capture_output=True
         )
 
     def on(self) -> None:
@@ -101,48 +90,17 @@ class _Counted:
         return totals
 
 
-def _spawn(name: str, env: dict[str, str], workdir: Path) -> _Counted:
-    port = free_port()
-    out = workdir / f"callgrind.{name}.{port}"
-    valgrind = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
-    with (workdir / f"{name}.log").open("wb") as log:
-        process = subprocess.Popen(
-            [*valgrind, *_command(name, port)],
-            cwd=ROOT,
-            env=server_environment(env),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    return _Counted(name, port, process, out)
-
-
 @asynccontextmanager
-async def _counted(name: str, env: dict[str, str], workdir: Path) -> AsyncIterator[_Counted]:
-    server = _spawn(name, env, workdir)
-    process = server.process
-    try:
-        await _wait_ready(server)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(30)
-
-
-async def _wait_ready(server: _Counted) -> None:
-    async with httpx.AsyncClient(timeout=5.0) as client:
-        for _ in range(int(START_TIMEOUT / 0.5)):
-            if server.process.poll() is not None:
-                raise RuntimeError(f"{server.name} exited with {server.process.returncode}")
-            with contextlib.suppress(httpx.HTTPError):
-                if (await client.get(f"http://{HOST}:{server.port}/health")).status_code == 200:
-                    return
-            await asyncio.sleep(0.5)
-    raise RuntimeError(f"{server.name} did not answer /health under valgrind")
+async def _counted(
+    name: str, env: dict[str, str], workdir: Path, label: str
+) -> AsyncIterator[_Counted]:
+    """The bench's own server ``name``, started under callgrind with counting off."""
+    spec = graphwire_spec(env) if name == "graphwire" else baseline_spec(name, "minimal_app", env)
+    out = workdir / f"callgrind.{name}.{label}"
+    valgrind = ("valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}")
+    under_valgrind = ServerSpec(spec.name, (*valgrind, *spec.command), spec.env)
+    async with running([under_valgrind], workdir) as servers:
+        yield _Counted(servers[name], out)
 
 
 async def _to_first_token(server: _Counted, *, counted: bool) -> None:
@@ -168,7 +126,7 @@ async def _to_first_token(server: _Counted, *, counted: bool) -> None:
 async def first_token(name: str, runs: int, workdir: Path) -> float:
     """Instructions per run from a question to its first token (the mean over ``runs``)."""
     env = settings_env(SLOW_ANSWER) | {"GRAPHWIRE_RESUME_GRACE": "0.05"}
-    async with _counted(name, env, workdir) as server:
+    async with _counted(name, env, workdir, "first-token") as server:
         for _ in range(3):
             await _to_first_token(server, counted=False)
         server.zero()
@@ -180,7 +138,7 @@ async def first_token(name: str, runs: int, workdir: Path) -> float:
 async def per_token(name: str, answers: int, workdir: Path) -> tuple[float, int]:
     """Instructions per token over whole long answers, and the tokens of one answer."""
     dialect = DIALECT[name]
-    async with _counted(name, settings_env(LONG_ANSWER), workdir) as server:
+    async with _counted(name, settings_env(LONG_ANSWER), workdir, "per-token") as server:
         ws = await open_ws(server.url, dialect)
         try:
             await ask_ws(ws, dialect, QUESTION)  # warm-up

@@ -33,10 +33,8 @@ __all__ = [
     "Server",
     "ServerSpec",
     "baseline_spec",
-    "free_port",
     "graphwire_spec",
     "running",
-    "server_environment",
     "stop_all",
 ]
 
@@ -121,13 +119,13 @@ def baseline_spec(name: str, factory: str, env: Mapping[str, str]) -> ServerSpec
     return ServerSpec(name, command, env)
 
 
-def free_port() -> int:
+def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         return int(probe.getsockname()[1])
 
 
-def server_environment(extra: Mapping[str, str]) -> dict[str, str]:
+def _environment(extra: Mapping[str, str]) -> dict[str, str]:
     """This process's environment without any GRAPHWIRE_* setting, then ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRAPHWIRE_")}
     env.update(extra)
@@ -138,14 +136,14 @@ _live: dict[int, Server] = {}  # every started server not yet stopped, for stop_
 
 
 def _start(spec: ServerSpec, workdir: Path) -> Server:
-    port = free_port()
+    port = _free_port()
     log_path = workdir / f"{spec.name}-{port}.log"
     command = [part.replace("{port}", str(port)) for part in spec.command]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command,
             cwd=ROOT,
-            env=server_environment(spec.env),
+            env=_environment(spec.env),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
