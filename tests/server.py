@@ -4,32 +4,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agents import OfflineChatModel, load_pack
-from api.background import serve_in_background
-from api.server import GracefulServer
+from api.background import BackgroundServer, serve_in_background
 from api.settings import Settings
 from graph import build_graph, open_checkpointer
 
 MINIPACK = Path(__file__).parent / "fixtures" / "minipack"
 
 
-@dataclass
-class Running:
-    server: GracefulServer
-    host: str
-    port: int
-
-    @property
-    def http(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def ws(self) -> str:
-        return f"ws://{self.host}:{self.port}/ws/chat"
+class Running(BackgroundServer):
+    """The public background server, plus the app's state for tests to look into."""
 
     @property
     def state(self) -> Any:
@@ -64,7 +51,7 @@ def model_opener(model: Any) -> Any:
 def running(settings: Settings | None = None, **overrides: Any) -> Iterator[Running]:
     """Serve ``settings`` on 127.0.0.1 and a free port until the block ends."""
     with serve_in_background(settings or server_settings(), **overrides) as background:
-        yield Running(background.server, background.host, background.port)
+        yield Running(background.server, background.thread, background.host)
 
 
 def fast_model(delay: float = 0.0) -> OfflineChatModel:
