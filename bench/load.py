@@ -86,8 +86,10 @@ class StreamResult:
 class _Timer:
     """Turns frames into a :class:`StreamResult`."""
 
-    def __init__(self, dialect: Dialect, keep: bool) -> None:
-        self.dialect, self.keep = dialect, keep
+    def __init__(
+        self, dialect: Dialect, keep: bool, on_first_token: Callable[[], None] | None = None
+    ) -> None:
+        self.dialect, self.keep, self.on_first_token = dialect, keep, on_first_token
         self.result = StreamResult(ok=False)
         self.sent = time.perf_counter()
         self.last: float | None = None
@@ -102,6 +104,8 @@ class _Timer:
         if token:
             if self.last is None:
                 r.ttft = now - self.sent
+                if self.on_first_token is not None:
+                    self.on_first_token()
             else:
                 r.gaps.append(now - self.last)
             self.last = now
@@ -127,10 +131,15 @@ async def open_ws(url: str, dialect: Dialect) -> ClientConnection:
 
 
 async def ask_ws(
-    ws: ClientConnection, dialect: Dialect, question: str, *, keep_frames: bool = False
+    ws: ClientConnection,
+    dialect: Dialect,
+    question: str,
+    *,
+    keep_frames: bool = False,
+    on_first_token: Callable[[], None] | None = None,
 ) -> StreamResult:
     """Ask one question on an open connection and read its answer through the end."""
-    timer = _Timer(dialect, keep_frames)
+    timer = _Timer(dialect, keep_frames, on_first_token)
     timer.sent = time.perf_counter()
     await ws.send(dialect.request(question, f"s_bench_{uuid.uuid4().hex}"))
     try:
@@ -191,14 +200,22 @@ def client_cpu() -> float:
 
 @dataclass
 class PhaseResult:
-    """Many concurrent answers: each stream, plus server and client CPU over the phase."""
+    """Many concurrent answers: each stream, plus server and client CPU over the phase.
+
+    ``startup_cpu`` is the server's CPU time from the moment the questions went out to the
+    moment the last stream got its first token (None if one never did); ``*_sys`` is the part
+    of a CPU figure spent in the kernel.
+    """
 
     streams: list[StreamResult]
     connect_failures: int
     timed_out: int
     wall: float
     server_cpu: float
+    server_sys: float
     client_cpu: float
+    startup_cpu: float | None = None
+    startup_sys: float | None = None
 
 
 async def run_streams(
@@ -207,26 +224,37 @@ async def run_streams(
     question: str,
     n: int,
     *,
-    server_cpu: Callable[[], float],
+    server_cpu: Callable[[], tuple[float, float]],
     time_limit: float,
 ) -> PhaseResult:
-    """Connect ``n`` clients, then let them all ask at once; wait at most ``time_limit`` seconds."""
+    """Connect ``n`` clients, then let them all ask at once; wait at most ``time_limit`` seconds.
+
+    ``server_cpu`` gives the server's (user, system) CPU seconds so far.
+    """
     conns, failures = await open_many(url, dialect, n)
     barrier = asyncio.Event()
+    startup: list[tuple[float, float]] = []  # the server's CPU at the last first token
+    waiting = len(conns)
+
+    def first_token() -> None:
+        nonlocal waiting
+        waiting -= 1
+        if waiting == 0:
+            startup.append(server_cpu())
 
     async def one(ws: ClientConnection) -> StreamResult:
         await barrier.wait()
-        return await ask_ws(ws, dialect, question)
+        return await ask_ws(ws, dialect, question, on_first_token=first_token)
 
     tasks = [asyncio.create_task(one(ws)) for ws in conns]
     try:
         await asyncio.sleep(0.5)  # every task is waiting at the barrier, the server is quiet
-        cpu0, client0, t0 = server_cpu(), client_cpu(), time.perf_counter()
+        (user0, sys0), client0, t0 = server_cpu(), client_cpu(), time.perf_counter()
         barrier.set()
         done, pending = await asyncio.wait(tasks, timeout=time_limit)
         wall = time.perf_counter() - t0
         await asyncio.sleep(0.1)  # let the server finish what follows the last `end`
-        cpu1, client1 = server_cpu(), client_cpu()
+        (user1, sys1), client1 = server_cpu(), client_cpu()
     finally:
         for task in tasks:
             task.cancel()
@@ -238,8 +266,11 @@ async def run_streams(
         connect_failures=failures,
         timed_out=len(pending),
         wall=wall,
-        server_cpu=cpu1 - cpu0,
+        server_cpu=user1 + sys1 - user0 - sys0,
+        server_sys=sys1 - sys0,
         client_cpu=client1 - client0,
+        startup_cpu=sum(startup[0]) - user0 - sys0 if startup else None,
+        startup_sys=startup[0][1] - sys0 if startup else None,
     )
 
 

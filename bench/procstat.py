@@ -10,17 +10,22 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["cpu_seconds", "peak_rss_kib", "rss_kib"]
+__all__ = ["cpu_seconds", "cpu_times", "peak_rss_kib", "rss_kib"]
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU seconds of every thread of ``pid`` so far."""
+def cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of every thread of ``pid`` so far."""
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat[stat.rindex(")") + 2 :].split()  # the name in parentheses may hold spaces
     utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
-    return (utime + stime) / _TICKS
+    return utime / _TICKS, stime / _TICKS
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds of every thread of ``pid`` so far."""
+    return sum(cpu_times(pid))
 
 
 def _status_kib(pid: int, key: str) -> int:

@@ -163,6 +163,17 @@ def _table(results: dict[str, Any], targets: list[dict[str, Any]]) -> list[str]:
                 target=targets[1] if n == ttft_n else None,
             )
         )
+        out.append(
+            _line(
+                label,
+                "server CPU ms, questions to last first token",
+                get("startup_cpu_ms"),
+                reference="minimal",
+            )
+        )
+        out.append(
+            _line(label, "… of it in the kernel, ms", get("startup_sys_ms"), reference="minimal")
+        )
         out.append(_line(label, "inter-token gap p99 ms", get("gap_ms_p99"), reference="minimal"))
         out.append(
             _line(label, "server CPU µs per token", get("cpu_us_per_token"), reference="minimal")
@@ -192,7 +203,11 @@ def _table(results: dict[str, Any], targets: list[dict[str, Any]]) -> list[str]:
 def _repeats_note(repeats: int) -> list[str]:
     if repeats < 2:
         return []
-    return [f"(b): each figure is the median of {repeats} repeats, the servers taking turns.", ""]
+    return [
+        f"(b): each figure is the median of {repeats} repeats, the servers taking turns "
+        "(each repeat starts with the next server).",
+        "",
+    ]
 
 
 def render(results: dict[str, Any]) -> str:

@@ -210,7 +210,8 @@ async def cpu_per_token(plan: Plan, workdir: Path, log: Log) -> dict[str, Any]:
 REPEATED = (
     *("ttft_ms_p50", "ttft_ms_p99", "ttft_ms_max", "gap_ms_p50", "gap_ms_p99", "gap_ms_max"),
     *("duration_ms_p50", "duration_ms_p99", "cpu_us_per_token", "server_cpu_s"),
-    *("server_cpu_util", "client_cpu_util", "wall_s"),
+    *("server_cpu_util", "client_cpu_util", "wall_s", "server_sys_s"),
+    *("startup_cpu_ms", "startup_sys_ms"),
 )
 """The figures of a (b) phase whose median over the repeats the report shows."""
 
@@ -240,6 +241,9 @@ def _summarise_phase(n: int, phase: PhaseResult) -> dict[str, Any]:
         "duration_ms_p99": _ms(percentile([s.total for s in good if s.total], 99)),
         "cpu_us_per_token": phase.server_cpu / tokens * 1e6 if tokens else None,
         "server_cpu_s": round(phase.server_cpu, 3),
+        "server_sys_s": round(phase.server_sys, 3),
+        "startup_cpu_ms": _ms(phase.startup_cpu),
+        "startup_sys_ms": _ms(phase.startup_sys),
         "server_cpu_util": round(phase.server_cpu / phase.wall, 3),
         "client_cpu_util": round(phase.client_cpu / phase.wall, 3),
         "wall_s": round(phase.wall, 3),
@@ -250,7 +254,8 @@ async def concurrency(plan: Plan, workdir: Path, log: Log) -> dict[str, Any]:
     """(b) N streams at 50 tokens/s each, all started together, for N in the plan.
 
     Each N is measured ``plan.stream_repeats`` times, the servers taking turns within every
-    repeat (so drift of the shared machine reaches each alike); a phase's figures are the
+    repeat and each repeat starting with the next server (so drift of the shared machine, and
+    whatever the phase before leaves behind, reaches each alike); a phase's figures are the
     medians over its repeats.
     """
     env = settings_env(NORMAL_ANSWER)
@@ -266,13 +271,14 @@ async def concurrency(plan: Plan, workdir: Path, log: Log) -> dict[str, Any]:
             await _warm_and_record(list(more.values()), plan.warmups, frames)
             for n in plan.stream_counts:
                 for repeat in range(plan.stream_repeats):
-                    for server in everyone:
+                    turn = repeat % len(everyone)
+                    for server in everyone[turn:] + everyone[:turn]:
                         phase = await run_streams(
                             server.ws_url(WS_PATH[server.name]),
                             DIALECT[server.name],
                             QUESTION,
                             n,
-                            server_cpu=server.cpu,
+                            server_cpu=server.cpu_times,
                             time_limit=plan.stream_timeout,
                         )
                         summary = _summarise_phase(n, phase)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.procstat import cpu_seconds, peak_rss_kib, rss_kib
+from bench.procstat import cpu_seconds, cpu_times, peak_rss_kib, rss_kib
 
 __all__ = [
     "HOST",
@@ -92,6 +92,10 @@ class Server:
     def cpu(self) -> float:
         """CPU seconds the server has used so far."""
         return cpu_seconds(self.pid)
+
+    def cpu_times(self) -> tuple[float, float]:
+        """User and system CPU seconds the server has used so far."""
+        return cpu_times(self.pid)
 
     def rss(self) -> int:
         """Resident memory in KiB now."""
