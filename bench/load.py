@@ -138,7 +138,10 @@ async def ask_ws(
     keep_frames: bool = False,
     on_first_token: Callable[[], None] | None = None,
 ) -> StreamResult:
-    """Ask one question on an open connection and read its answer through the end."""
+    """Ask one question on an open connection and read its answer through the end.
+
+    ``on_first_token`` is called as the answer's first token arrives.
+    """
     timer = _Timer(dialect, keep_frames, on_first_token)
     timer.sent = time.perf_counter()
     await ws.send(dialect.request(question, f"s_bench_{uuid.uuid4().hex}"))
