@@ -15,7 +15,7 @@ from dataclasses import dataclass
 __all__ = ["RateLimiter"]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Bucket:
     tokens: float
     updated: float
@@ -52,6 +52,14 @@ class RateLimiter:
             return False
         bucket.tokens -= 1
         return True
+
+    def __len__(self) -> int:
+        """How many keys have a bucket."""
+        return len(self._buckets)
+
+    def forget(self, key: str) -> None:
+        """Drop ``key``'s bucket (its connection closed: a new one would get a new key anyway)."""
+        self._buckets.pop(key, None)
 
     def retry_after(self, key: str) -> float:
         """Seconds until ``key`` may act again."""

@@ -192,6 +192,7 @@ class ChatConnection:
             for session_id, (queue, task) in self.subscriptions.items():
                 task.cancel()
                 self.state.registry.unsubscribe(session_id, queue)
+            self.state.connection_limiter.forget(self.id)
             await self._close_socket()
 
     # ------------------------------------------------------------------ deadlines
@@ -276,12 +277,14 @@ class ChatConnection:
 
     async def _close_socket(self) -> None:
         code, reason = self._close_code or (CLOSE_IDLE, "")
-        if self.ws.application_state == WebSocketState.CONNECTED:
+        connected = WebSocketState.CONNECTED
+        if self.ws.application_state == connected and self.ws.client_state == connected:
             # The peer may be gone, or not reading (then even the close frame cannot go out).
+            # No wait_for: its task would keep the failure, the failure's traceback the
+            # wait_for frame, and that frame the task, a cycle only the collector frees.
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(
-                    self.ws.close(code=code, reason=reason), self.settings.send_timeout
-                )
+                async with asyncio.timeout(self.settings.send_timeout):
+                    await self.ws.close(code=code, reason=reason)
 
     async def close_for_restart(self) -> None:
         """Server shutdown: let queued envelopes (the runs' ends) go out, then close 1012."""

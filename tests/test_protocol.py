@@ -6,6 +6,7 @@ import json
 
 import pytest
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 
 from transport.protocol import (
     PROTOCOL,
@@ -15,6 +16,8 @@ from transport.protocol import (
     MessageFrame,
     PongEnvelope,
     ResumeFrame,
+    TextData,
+    TextEnvelope,
     WorkflowStepData,
     WorkflowStepEnvelope,
     parse_client_frame,
@@ -102,3 +105,29 @@ def test_error_codes_are_the_protocol_list() -> None:
         "MESSAGE_TOO_LARGE", "BUSY", "RATE_LIMITED", "NOT_FOUND", "MODEL_ERROR", "TIMEOUT",
         "PROCESSING_ERROR",
     ]  # fmt: skip
+
+
+TRICKY = ["", " word", 'he said "hi"\n', "tab\there\\back", "\x00\x01\x1f\x7f", "</script>",
+          "é", "\u2028", "😀", "{}"]  # fmt: skip
+
+
+@pytest.mark.parametrize("delta", TRICKY)
+@pytest.mark.parametrize("agent", ["specs", 'we"ird'])
+def test_a_streamed_text_envelope_is_the_validated_one_byte_for_byte(
+    delta: str, agent: str
+) -> None:
+    fast = TextEnvelope.streamed(run_id="r_1", session_id='s_"1', seq=7, delta=delta, agent=agent)
+    data = TextData(delta=delta, agent=agent)
+    slow = TextEnvelope(run_id="r_1", session_id='s_"1', seq=7, data=data)
+    assert fast == slow and fast.data == slow.data and hash(fast.data) == hash(slow.data)
+    assert fast.to_json() == slow.model_dump_json(exclude_none=True)
+    assert parse_envelope(fast.to_json()) == slow
+    assert fast.model_fields_set == slow.model_fields_set
+    with pytest.raises(ValidationError):  # frozen like every envelope
+        fast.seq = 8  # type: ignore[misc]
+
+
+def test_a_streamed_delta_utf8_cannot_carry_fails_like_a_validated_one() -> None:
+    fast = TextEnvelope.streamed(run_id="r_1", session_id="s_1", seq=0, delta="a\ud800", agent="x")
+    with pytest.raises(PydanticSerializationError, match="surrogates not allowed"):
+        fast.to_json()

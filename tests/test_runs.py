@@ -234,7 +234,7 @@ async def test_a_listener_that_fails_is_dropped_and_the_run_goes_on(
     assert registry.push_to(run, broken, after_seq=run.log.last_seq)
     whole = await _all(registry, run)
     assert_run_invariants(whole, reason="complete")
-    assert len(got) == 1 and run.sinks == []
+    assert len(got) == 1 and run.sinks == ()
     assert "a listener of run" in caplog.text
 
 
@@ -288,3 +288,27 @@ async def test_a_failure_outside_the_graph_still_ends_with_error_then_end(
     out = await _all(registry, run)
     assert_run_invariants(out, reason="error")
     assert out[-2].data.code == ErrorCode.PROCESSING_ERROR and run.end_reason == "error"
+
+
+async def test_a_finished_run_leaves_no_timer_and_its_idle_conversation_is_forgotten(
+    minipack: DomainPack,
+) -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    model = OfflineChatModel(token_delay=0)
+    graph = build_graph(pack=minipack, model=model, checkpointer=InMemorySaver())
+    registry = RunRegistry(graph, retention=0.0)
+    run = await registry.start(question=Q, user_id="alice", session_id="s_kept")
+    got: list[Any] = []
+    assert registry.push_to(run, lambda envelope: got.append(envelope) or True, after_seq=-1)
+    await run.done.wait()
+    assert_run_invariants(got, reason="complete")
+    # Its last listener left with the end: no orphan timer is left to fire 30 s later.
+    assert run._orphan_timer is None and run.listeners == 0
+    assert registry.sweep() == 1
+    assert "s_kept" not in registry._sessions  # nothing of the conversation is held here ...
+    with pytest.raises(GraphwireError) as refused:  # ... and its stored owner still guards it
+        await registry.start(question=Q, user_id="mallory", session_id="s_kept")
+    assert refused.value.code == ErrorCode.FORBIDDEN
+    again = await registry.start(question=Q, user_id="alice", session_id="s_kept")
+    assert_run_invariants(await _all(registry, again), reason="complete")

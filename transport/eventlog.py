@@ -65,8 +65,12 @@ class MemoryEventLog:
     hundreds of answers stream; a reader further back turns the text into an envelope again.
     """
 
-    RECENT = 32
-    """How many of the newest envelopes are also kept as objects."""
+    RECENT = 4
+    """How many of the newest envelopes are also kept as objects (for readers a step behind).
+
+    Few on purpose: an envelope that outlives a young-generation collection is walked again
+    by every older one, and hundreds of answers streaming at once would keep thousands alive.
+    """
 
     def __init__(self, run_id: str, *, max_envelopes: int) -> None:
         self.run_id = run_id
@@ -92,8 +96,9 @@ class MemoryEventLog:
     async def append(self, envelope: RunEnvelope) -> None:
         if self._ended:
             raise RuntimeError(f"run {self.run_id} already ended")
-        if envelope.seq != self.last_seq + 1:
-            raise ValueError(f"expected seq {self.last_seq + 1}, got {envelope.seq}")
+        expected = self._first_seq + len(self._items)
+        if envelope.seq != expected:
+            raise ValueError(f"expected seq {expected}, got {envelope.seq}")
         self._items.append(envelope.to_json())
         self._recent.append(envelope)
         if len(self._items) > self._max:

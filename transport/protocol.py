@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from functools import lru_cache
+from json.encoder import encode_basestring as _quote
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -58,6 +60,15 @@ __all__ = [
 ]
 
 PROTOCOL = "graphwire.v1"
+
+_set = object.__setattr__  # what pydantic's own model_construct sets an instance up with
+
+
+@lru_cache(maxsize=1024)
+def _text_template(run_id: str, session_id: str, agent: str) -> tuple[str, str, str]:
+    """The JSON of a run's ``text`` envelopes around its seq and delta (the same every token)."""
+    head = f'{{"type":"text","run_id":{_quote(run_id)},"session_id":{_quote(session_id)},"seq":'
+    return head, ',"data":{"delta":', f',"agent":{_quote(agent)}}}}}'
 
 
 class ErrorCode(StrEnum):
@@ -220,6 +231,43 @@ class SourcesEnvelope(_Envelope):
 class TextEnvelope(_Envelope):
     type: Literal["text"] = "text"
     data: TextData
+
+    @classmethod
+    def streamed(cls, *, run_id: str, session_id: str, seq: int, delta: str, agent: str) -> Self:
+        """A run's ``text`` envelope from values already of their types (the transformer's).
+
+        This is the one envelope made per token, so it skips what the other constructors do
+        for untrusted input: no validation, and its JSON comes from a template rather than the
+        serializer, byte for byte what :meth:`to_json` would give (escapes included). Text with
+        non-ASCII characters takes the validated path, which also refuses what UTF-8 cannot
+        carry (a lone surrogate).
+        """
+        if not (delta.isascii() and agent.isascii() and run_id.isascii() and session_id.isascii()):
+            data = TextData(delta=delta, agent=agent)
+            return cls(run_id=run_id, session_id=session_id, seq=seq, data=data)
+        head, middle, tail = _text_template(run_id, session_id, agent)
+        text = object.__new__(TextData)
+        _set(text, "__dict__", {"delta": delta, "agent": agent})
+        _set(text, "__pydantic_fields_set__", {"delta", "agent"})
+        _set(text, "__pydantic_extra__", None)
+        _set(text, "__pydantic_private__", None)
+        envelope = object.__new__(cls)
+        _set(
+            envelope,
+            "__dict__",
+            {
+                "type": "text",
+                "run_id": run_id,
+                "session_id": session_id,
+                "seq": seq,
+                "data": text,
+                "_json": f"{head}{seq}{middle}{_quote(delta)}{tail}",
+            },
+        )
+        _set(envelope, "__pydantic_fields_set__", {"run_id", "session_id", "seq", "data"})
+        _set(envelope, "__pydantic_extra__", None)
+        _set(envelope, "__pydantic_private__", None)
+        return envelope
 
 
 class FinalEnvelope(_Envelope):

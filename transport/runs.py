@@ -72,7 +72,7 @@ class Run:
     listeners: int = 0
     end_reason: EndReason | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
-    sinks: list[Sink] = field(default_factory=list)
+    sinks: tuple[Sink, ...] = ()  # replaced, never changed in place: safe to loop over
     _orphan_timer: asyncio.TimerHandle | None = None
 
     @property
@@ -269,6 +269,9 @@ class RunRegistry:
             return
         run.finished_at = self.clock()
         run.done.set()
+        if run._orphan_timer is not None:  # nothing left to cancel
+            run._orphan_timer.cancel()
+            run._orphan_timer = None
         if self.observer:
             self.observer.run_finished(run.end_reason or "cancelled", first_token_ms)
 
@@ -296,7 +299,7 @@ class RunRegistry:
         """Log ``envelope``, then hand it to the run's live sinks (in order, none waits)."""
         await run.log.append(envelope)
         if run.sinks:
-            for sink in list(run.sinks):
+            for sink in run.sinks:
                 try:
                     keep = sink(envelope)
                 except Exception:  # one listener's failure must not end the run for the rest
@@ -305,7 +308,7 @@ class RunRegistry:
                 if not keep:
                     self.stop_pushing(run, sink)
             if isinstance(envelope, EndEnvelope):
-                for sink in list(run.sinks):
+                for sink in run.sinks:
                     self.stop_pushing(run, sink)
 
     # ------------------------------------------------------------------ stopping
@@ -345,14 +348,14 @@ class RunRegistry:
         """
         if not run.active or run.log.ended or run.log.last_seq != after_seq:
             return False
-        run.sinks.append(sink)
+        run.sinks = (*run.sinks, sink)
         self._attach(run)
         return True
 
     def stop_pushing(self, run: Run, sink: Sink) -> None:
         """Stop handing ``sink`` envelopes (nothing happens if it no longer gets any)."""
         if sink in run.sinks:
-            run.sinks.remove(sink)
+            run.sinks = tuple(s for s in run.sinks if s is not sink)
             self._detach(run)
 
     def _attach(self, run: Run) -> None:
@@ -367,7 +370,7 @@ class RunRegistry:
 
     def _arm_orphan_timer(self, run: Run) -> None:
         """A run with no listener is cancelled after the grace period, unless one comes back."""
-        if run.listeners > 0 or not run.active or run._orphan_timer is not None:
+        if run.listeners > 0 or run.log.ended or not run.active or run._orphan_timer is not None:
             return
         loop = asyncio.get_running_loop()
         run._orphan_timer = loop.call_later(self.grace, self._cancel_orphan, run)
@@ -408,7 +411,8 @@ class RunRegistry:
             self._runs.pop(run.run_id, None)
 
     def sweep(self) -> int:
-        """Drop finished runs older than the retention period; returns how many."""
+        """Drop finished runs older than the retention period, and the conversations left
+        with no run and no subscriber here; returns how many runs were dropped."""
         now = self.clock()
         expired = [
             r
@@ -420,6 +424,9 @@ class RunRegistry:
             session = self._sessions.get(run.session_id)
             if session is not None:
                 session.runs.remove(run)
+                if not session.runs and not session.subscribers:
+                    # Nothing of it left here; its stored owner still guards it (check_session).
+                    del self._sessions[run.session_id]
         return len(expired)
 
     async def sweep_forever(self, interval: float = 5.0) -> None:

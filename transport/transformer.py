@@ -37,7 +37,6 @@ from transport.protocol import (
     SourcesEnvelope,
     StepName,
     StepStatus,
-    TextData,
     TextEnvelope,
     Timing,
     WorkflowStepData,
@@ -131,9 +130,15 @@ class RunTransformer:
         """Envelopes for one ``astream_events`` v2 event (often none)."""
         if self._ended:
             return []
-        self.start()
+        if self._started_at is None:
+            self._started_at = self.clock()
         kind = event.get("event")
         tags: Sequence[str] = event.get("tags") or ()
+        if kind == "on_chat_model_stream":  # most events are tokens: they come first
+            if ANSWER_TAG not in tags:
+                return []
+            chunk = event.get("data", {}).get("chunk")
+            return self._text(_content_text(getattr(chunk, "content", "")))
         metadata: Mapping[str, Any] = event.get("metadata") or {}
         if kind in ("on_chain_start", "on_chain_end"):
             return self._on_chain(event, kind, metadata, tags)
@@ -144,9 +149,6 @@ class RunTransformer:
         if ANSWER_TAG in tags:
             if kind == "on_chat_model_start":
                 return self._on_answer_start(event, metadata)
-            if kind == "on_chat_model_stream":
-                chunk = event.get("data", {}).get("chunk")
-                return self._text(_content_text(getattr(chunk, "content", "")))
             if kind == "on_chat_model_end":
                 return self._on_answer_end(event)
         return []
@@ -219,8 +221,15 @@ class RunTransformer:
         out = self._flush_sources() if not self._sources_sent else []  # (once per run)
         seq = self._seq
         self._seq += 1
-        data = TextData(delta=delta, agent=self._agent)
-        out.append(TextEnvelope(run_id=self.run_id, session_id=self.session_id, seq=seq, data=data))
+        out.append(
+            TextEnvelope.streamed(
+                run_id=self.run_id,
+                session_id=self.session_id,
+                seq=seq,
+                delta=delta,
+                agent=self._agent,
+            )
+        )
         return out
 
     # ------------------------------------------------------------------ endings

@@ -133,9 +133,10 @@ class FrameSender:
                     await space.wait()
             except TimeoutError as exc:
                 raise SlowConsumerError("outbound queue full") from exc
-        queue.append(envelope)
-        if not self._writing:
-            await self._drain()
+        if self._writing or queue:
+            queue.append(envelope)
+        else:
+            await self._drain(envelope)
 
     def offer(self, envelope: Envelope) -> bool:
         """Send or queue ``envelope`` without waiting; False (nothing done) if the queue is full.
@@ -143,15 +144,17 @@ class FrameSender:
         Meant for a producer that must not wait on this client (a run's own task). A send that
         fails at once raises here; one that fails later is reported to ``on_failure``.
         """
-        queue = self._pending()
-        if len(queue) >= self._max:
-            return False
-        queue.append(envelope)
-        if not self._writing:
-            task = run_eagerly(self._drain())
-            if task is not None:
-                self._keep(task)
-                task.add_done_callback(self._finished_later)
+        queue = self._queue
+        if self._writing or queue:  # a send is going on: join the queue behind it
+            queue = self._pending()
+            if len(queue) >= self._max:
+                return False
+            queue.append(envelope)
+            return True
+        task = run_eagerly(self._drain(envelope))
+        if task is not None:
+            self._keep(task)
+            task.add_done_callback(self._finished_later)
         return True
 
     def _keep(self, task: asyncio.Task[None]) -> None:
@@ -175,28 +178,35 @@ class FrameSender:
             return False
         return True
 
-    async def _drain(self) -> None:
+    async def _drain(self, first: Envelope | None = None) -> None:
+        """Send ``first`` (one that skipped the empty queue), then whatever is queued."""
         self._writing = True
         if self._idle is not None:
             self._idle.clear()
-        queue = self._pending()
+        queue = self._queue
+        envelope = first
         try:
-            while queue:
-                envelope = queue.popleft()
-                if self._space is not None:
-                    self._space.set()
+            while True:
+                if envelope is None:
+                    if not queue:
+                        break
+                    envelope = queue.popleft()
+                    if self._space is not None:
+                        self._space.set()
                 self.sending_since = time.monotonic()
                 await self._send_text(envelope.to_json())
                 self.sending_since = None
                 if self._on_sent is not None:
                     self._on_sent(envelope)
+                envelope = None
+                queue = self._queue  # a producer may have made it meanwhile
         finally:
             self._writing = False
             self.sending_since = None
-            if queue:  # the sending producer was cancelled: hand the rest on
+            if self._queue:  # the sending producer was cancelled: hand the rest on
                 self._keep(asyncio.create_task(self._drain_quietly()))
-            else:
-                self._set_idle()
+            elif self._idle is not None:
+                self._idle.set()
 
     def _set_idle(self) -> None:
         if self._idle is not None:
@@ -212,7 +222,12 @@ class FrameSender:
             self._set_idle()
 
     def abandon(self) -> None:
-        """Drop what is queued (the connection is closing) and stop any hand-on task."""
+        """Drop what is queued (the connection is closing) and stop any hand-on task.
+
+        The callbacks are dropped too: they usually belong to the connection that holds this
+        sender, and keeping them would make the two a cycle that only the collector frees.
+        """
+        self._on_sent = self._on_failure = None
         if self._queue is not None:
             self._queue.clear()
         if self._space is not None:
