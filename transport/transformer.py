@@ -130,8 +130,7 @@ class RunTransformer:
         """Envelopes for one ``astream_events`` v2 event (often none)."""
         if self._ended:
             return []
-        if self._started_at is None:
-            self._started_at = self.clock()
+        self.start()
         kind = event.get("event")
         tags: Sequence[str] = event.get("tags") or ()
         if kind == "on_chat_model_stream":  # most events are tokens: they come first

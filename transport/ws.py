@@ -205,8 +205,8 @@ class FrameSender:
             self.sending_since = None
             if self._queue:  # the sending producer was cancelled: hand the rest on
                 self._keep(asyncio.create_task(self._drain_quietly()))
-            elif self._idle is not None:
-                self._idle.set()
+            else:
+                self._set_idle()
 
     def _set_idle(self) -> None:
         if self._idle is not None:
