@@ -188,13 +188,15 @@ async def cpu_per_token(plan: Plan, workdir: Path, log: Log) -> dict[str, Any]:
             await _warm_and_record(list(more.values()), plan.warmups, frames)
             samples: dict[str, list[dict[str, Any]]] = {s.name: [] for s in everyone}
             for i in range(plan.cpu_repeats):  # interleaved, so drift hits every server alike
-                for server in everyone:
+                turn = i % len(everyone)  # and each repeat starts with the next server
+                for server in everyone[turn:] + everyone[:turn]:
                     samples[server.name].append(await _measure_ws(server))
                 log(f"(a) websocket answer {i + 1}/{plan.cpu_repeats} from each server")
             sse: dict[str, list[dict[str, Any]]] = {s.name: [] for s in servers.values()}
             async with httpx.AsyncClient(timeout=httpx.Timeout(300.0)) as client:
                 for i in range(plan.sse_repeats):
-                    for server in servers.values():
+                    pair = list(servers.values())
+                    for server in pair[i % 2 :] + pair[: i % 2]:
                         sse[server.name].append(await _measure_sse(server, client))
                     log(f"(a) SSE answer {i + 1}/{plan.sse_repeats} from each server")
     return {

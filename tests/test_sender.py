@@ -110,3 +110,42 @@ async def test_an_abandoned_sender_keeps_nothing_of_its_connection() -> None:
     finally:
         gc.enable()
     assert sent == [1] and (before, after) == (1, 0)
+
+
+class FailingSocket(HeldSocket):
+    """Like :class:`HeldSocket`, but a held send fails once released; records cancellations."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cancelled = 0
+
+    async def send_text(self, text: str) -> None:
+        held = not self.open.is_set()
+        try:
+            await self.open.wait()
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        if held:
+            raise ConnectionError("the client went away")
+        self.wire.append(text)
+
+
+async def test_a_send_that_had_to_wait_reports_its_failure_and_can_be_cancelled() -> None:
+    socket, failures = FailingSocket(), []
+    sender = FrameSender(
+        socket.send_text, queue_size=3, send_timeout=0.2, on_failure=failures.append
+    )
+    socket.hold()
+    assert sender.offer(_text(0))  # started here, taken over by a task when it had to wait
+    socket.release()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert [type(f) for f in failures] == [ConnectionError] and socket.wire == []
+    assert await sender.flushed(1.0)  # the failed send left the sender idle
+    socket.hold()
+    assert sender.offer(_text(1))
+    sender.abandon()  # the connection closes: the waiting send is cancelled, not left hanging
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert socket.cancelled == 1 and len(failures) == 1 and socket.wire == []

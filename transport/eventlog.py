@@ -96,7 +96,7 @@ class MemoryEventLog:
     async def append(self, envelope: RunEnvelope) -> None:
         if self._ended:
             raise RuntimeError(f"run {self.run_id} already ended")
-        expected = self.last_seq + 1
+        expected = self._first_seq + len(self._items)  # last_seq + 1, without the call
         if envelope.seq != expected:
             raise ValueError(f"expected seq {expected}, got {envelope.seq}")
         self._items.append(envelope.to_json())
@@ -104,7 +104,7 @@ class MemoryEventLog:
         if len(self._items) > self._max:
             self._items.popleft()
             self._first_seq += 1
-        self._ended = isinstance(envelope, EndEnvelope)
+        self._ended = envelope.type == "end"  # (no isinstance: once per token)
         if self._ended:
             self._recent.clear()  # a finished run waits out its retention as text only
         # Wake every waiting reader; the next one to wait makes a fresh event.

@@ -64,20 +64,30 @@ PROTOCOL = "graphwire.v1"
 _M = TypeVar("_M", bound=BaseModel)
 
 
+# BaseModel's three slots, set through their descriptors: object.__setattr__ would look each
+# name up along the model's MRO first, four times per instance.
+_SET_FIELDS_SET = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_SET_EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
+_SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
 def _unvalidated(model: type[_M], values: dict[str, Any], fields_set: set[str]) -> _M:
     """An instance of ``model`` holding ``values`` as they are, set up as pydantic's own
     ``model_construct`` does (which is slower: it goes over every field in Python)."""
     instance = object.__new__(model)
-    object.__setattr__(instance, "__dict__", values)
-    object.__setattr__(instance, "__pydantic_fields_set__", fields_set)
-    object.__setattr__(instance, "__pydantic_extra__", None)
-    object.__setattr__(instance, "__pydantic_private__", None)
+    instance.__dict__.update(values)
+    _SET_FIELDS_SET(instance, fields_set)
+    _SET_EXTRA(instance, None)
+    _SET_PRIVATE(instance, None)
     return instance
 
 
 @lru_cache(maxsize=1024)
-def _text_template(run_id: str, session_id: str, agent: str) -> tuple[str, str, str]:
-    """The JSON of a run's ``text`` envelopes around its seq and delta (the same every token)."""
+def _text_template(run_id: str, session_id: str, agent: str) -> tuple[str, str, str] | None:
+    """The JSON of a run's ``text`` envelopes around its seq and delta (the same every token);
+    None when an id or the agent is not ASCII (those take the validated path)."""
+    if not (run_id.isascii() and session_id.isascii() and agent.isascii()):
+        return None
     head = f'{{"type":"text","run_id":{_quote(run_id)},"session_id":{_quote(session_id)},"seq":'
     return head, ',"data":{"delta":', f',"agent":{_quote(agent)}}}}}'
 
@@ -253,10 +263,11 @@ class TextEnvelope(_Envelope):
         non-ASCII characters takes the validated path, which also refuses what UTF-8 cannot
         carry (a lone surrogate).
         """
-        if not (delta.isascii() and agent.isascii() and run_id.isascii() and session_id.isascii()):
+        template = _text_template(run_id, session_id, agent) if delta.isascii() else None
+        if template is None:
             data = TextData(delta=delta, agent=agent)
             return cls(run_id=run_id, session_id=session_id, seq=seq, data=data)
-        head, middle, tail = _text_template(run_id, session_id, agent)
+        head, middle, tail = template
         text = _unvalidated(TextData, {"delta": delta, "agent": agent}, {"delta", "agent"})
         wire = f"{head}{seq}{middle}{_quote(delta)}{tail}"
         values = {"type": "text", "run_id": run_id, "session_id": session_id, "seq": seq,

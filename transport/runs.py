@@ -34,7 +34,6 @@ from transport.protocol import (
     EndEnvelope,
     EndReason,
     ErrorCode,
-    FinalEnvelope,
     RunEnvelope,
 )
 from transport.transformer import TIME_LIMIT, RunTransformer, transform
@@ -246,9 +245,11 @@ class RunRegistry:
             with run_time_limit(self.run_timeout):
                 async with aclosing(envelopes):  # closing it closes the graph's stream too
                     async for envelope in envelopes:
-                        if isinstance(envelope, FinalEnvelope):
+                        # (by type, not isinstance: pydantic models check through ABCMeta,
+                        # and this runs once per token)
+                        if envelope.type == "final":
                             first_token_ms = envelope.data.timing.first_token_ms
-                        elif isinstance(envelope, EndEnvelope):
+                        elif envelope.type == "end":
                             run.end_reason = envelope.data.reason
                         await self._record(run, envelope)
         except asyncio.CancelledError as exc:
@@ -307,7 +308,7 @@ class RunRegistry:
                     keep = False
                 if not keep:
                     self.stop_pushing(run, sink)
-            if isinstance(envelope, EndEnvelope):
+            if envelope.type == "end":
                 for sink in run.sinks:
                     self.stop_pushing(run, sink)
 

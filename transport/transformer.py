@@ -130,14 +130,15 @@ class RunTransformer:
         """Envelopes for one ``astream_events`` v2 event (often none)."""
         if self._ended:
             return []
-        self.start()
+        if self._started_at is None:
+            self.start()
         kind = event.get("event")
         tags: Sequence[str] = event.get("tags") or ()
         if kind == "on_chat_model_stream":  # most events are tokens: they come first
             if ANSWER_TAG not in tags:
                 return []
-            chunk = event.get("data", {}).get("chunk")
-            return self._text(_content_text(getattr(chunk, "content", "")))
+            content = getattr(event.get("data", {}).get("chunk"), "content", "")
+            return self._text(content if type(content) is str else _content_text(content))
         metadata: Mapping[str, Any] = event.get("metadata") or {}
         if kind in ("on_chain_start", "on_chain_end"):
             return self._on_chain(event, kind, metadata, tags)

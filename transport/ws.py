@@ -11,8 +11,8 @@ connection's watchdog through :attr:`FrameSender.sending_since`.
 A run's live envelopes come through :meth:`FrameSender.offer` instead, called synchronously by
 the run's own task, which must never wait on a client: the send is started right there and
 usually completes at once (the socket's buffer has room); only if it has to wait for the
-client does a task take over the rest (:func:`run_eagerly`). A full queue is refused, and the
-caller falls back to ``put``.
+client does a task take the started send over (:func:`run_eagerly`, :class:`Started`) and
+drain the queue after it. A full queue is refused, and the caller falls back to ``put``.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
 from transport.protocol import Envelope
 
-__all__ = ["FrameSender", "SlowConsumerError", "run_eagerly"]
+__all__ = ["FrameSender", "SlowConsumerError", "Started", "run_eagerly"]
 
 
 class SlowConsumerError(Exception):
@@ -73,6 +73,40 @@ class _Continued(Coroutine[Any, Any, None]):
         return (yield from self._coroutine.__await__())  # pragma: no cover - tasks only
 
 
+class Started:
+    """An awaitable for a coroutine already run up to its first suspension.
+
+    Awaiting it hands the awaiting task what the coroutine is waiting on, then goes on with the
+    coroutine, passing in whatever the task sends or throws (a cancellation reaches it).
+    """
+
+    __slots__ = ("_coroutine", "_pending")
+
+    def __init__(self, coroutine: Coroutine[Any, Any, None], pending: Any) -> None:
+        self._coroutine = coroutine
+        self._pending = pending
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        coroutine, pending = self._coroutine, self._pending
+        self._pending = None
+        while True:
+            try:
+                value = yield pending
+            except GeneratorExit:
+                coroutine.close()
+                raise
+            except BaseException as exc:  # handed on to the coroutine
+                try:
+                    pending = coroutine.throw(exc)
+                except StopIteration:
+                    return
+                continue
+            try:
+                pending = coroutine.send(value)
+            except StopIteration:
+                return
+
+
 class FrameSender:
     """Serialises envelopes to a socket, in order, through a bounded queue.
 
@@ -97,7 +131,7 @@ class FrameSender:
 
     def __init__(
         self,
-        send_text: Callable[[str], Awaitable[None]],
+        send_text: Callable[[str], Coroutine[Any, Any, None]],
         *,
         queue_size: int,
         send_timeout: float,
@@ -151,7 +185,17 @@ class FrameSender:
                 return False
             queue.append(envelope)
             return True
-        task = run_eagerly(self._drain(envelope))
+        sending = self._send_text(envelope.to_json())
+        try:
+            waiting = sending.send(None)
+        except StopIteration:  # sent at once: the socket's buffer had room (the usual case)
+            if self._on_sent is not None:
+                self._on_sent(envelope)
+            return True
+        # The send waits for the client: a task finishes it, then sends what queues meanwhile
+        # (started here, so that a cancellation reaches the send even before the task runs).
+        self.sending_since = time.monotonic()
+        task = run_eagerly(self._drain(envelope, Started(sending, waiting)))
         if task is not None:
             self._keep(task)
             task.add_done_callback(self._finished_later)
@@ -178,8 +222,11 @@ class FrameSender:
             return False
         return True
 
-    async def _drain(self, first: Envelope | None = None) -> None:
-        """Send ``first`` (one that skipped the empty queue), then whatever is queued."""
+    async def _drain(self, first: Envelope | None = None, started: Started | None = None) -> None:
+        """Send ``first`` (one that skipped the empty queue), then whatever is queued.
+
+        ``started`` is ``first``'s send when :meth:`offer` has already begun it.
+        """
         self._writing = True
         if self._idle is not None:
             self._idle.clear()
@@ -193,8 +240,12 @@ class FrameSender:
                     envelope = queue.popleft()
                     if self._space is not None:
                         self._space.set()
-                self.sending_since = time.monotonic()
-                await self._send_text(envelope.to_json())
+                if started is not None:  # sending_since was set when it began
+                    sending, started = started, None
+                    await sending
+                else:
+                    self.sending_since = time.monotonic()
+                    await self._send_text(envelope.to_json())
                 self.sending_since = None
                 if self._on_sent is not None:
                     self._on_sent(envelope)
