@@ -204,6 +204,29 @@ async def test_a_log_keeps_text_with_only_the_newest_objects_and_replays_the_sam
     assert _objects_held(log) == 0  # a finished run waits out its retention as text only
 
 
+async def test_a_log_nobody_follows_keeps_no_objects_and_a_late_reader_gets_the_same() -> None:
+    log = MemoryEventLog("r", max_envelopes=1000)
+    sent = [_text(seq) for seq in range(12)]
+    for envelope in sent[:3]:  # the run pushes to its sockets: nobody follows the log
+        await log.append(envelope)
+    assert _objects_held(log) == 0
+    early = log.follow(after_seq=-1)  # a reader comes and goes mid-run ...
+    assert [await anext(early), await anext(early)] == sent[:2]
+    for envelope in sent[3:6]:
+        await log.append(envelope)
+    assert _objects_held(log) == 3  # (kept for it while it reads)
+    await early.aclose()
+    for envelope in sent[6:9]:  # ... so the objects kept for it are no longer the newest
+        await log.append(envelope)
+    assert _objects_held(log) == 0
+    late = log.follow(after_seq=-1)
+    assert [await anext(late) for _ in range(9)] == sent[:9]
+    for envelope in sent[9:]:
+        await log.append(envelope)
+    assert [await anext(late) for _ in range(3)] == sent[9:]
+    await late.aclose()
+
+
 def _objects_held(log: MemoryEventLog) -> int:
     """Envelope objects the log's own containers refer to."""
     return sum(isinstance(r, TextEnvelope) for r in gc.get_referents(*vars(log).values()))

@@ -60,16 +60,18 @@ class MemoryEventLog:
     """An in-process log, bounded to ``max_envelopes`` (the oldest are dropped first).
 
     The log keeps each envelope as its JSON text (made once; every transport sends that text),
-    plus the objects of the newest few for live listeners. A run's envelopes therefore cost one
-    string each, not a handful of objects the garbage collector walks again and again while
-    hundreds of answers stream; a reader further back turns the text into an envelope again.
+    plus, while a reader is inside :meth:`follow`, the objects of the newest few. A run's
+    envelopes therefore cost one string each, not a handful of objects the garbage collector
+    walks again and again while hundreds of answers stream; a reader further back turns the
+    text into an envelope again.
     """
 
     RECENT = 4
     """How many of the newest envelopes are also kept as objects (for readers a step behind).
 
-    Few on purpose: an envelope that outlives a young-generation collection is walked again
-    by every older one, and hundreds of answers streaming at once would keep thousands alive.
+    Few on purpose, and none while nobody follows (a socket the run pushes to does not): an
+    envelope that outlives a young-generation collection is walked again by every older one,
+    and hundreds of answers streaming at once would keep thousands alive.
     """
 
     def __init__(self, run_id: str, *, max_envelopes: int) -> None:
@@ -80,6 +82,7 @@ class MemoryEventLog:
         self._max = max_envelopes
         self._ended = False
         self._appended: asyncio.Event | None = None  # made by the first reader that waits
+        self._followers = 0  # readers inside follow(): only they use _recent
 
     @property
     def ended(self) -> bool:
@@ -100,7 +103,10 @@ class MemoryEventLog:
         if envelope.seq != expected:
             raise ValueError(f"expected seq {expected}, got {envelope.seq}")
         self._items.append(envelope.to_json())
-        self._recent.append(envelope)
+        if self._followers:
+            self._recent.append(envelope)
+        elif self._recent:  # it must hold the newest envelopes or none
+            self._recent.clear()
         if len(self._items) > self._max:
             self._items.popleft()
             self._first_seq += 1
@@ -120,20 +126,24 @@ class MemoryEventLog:
 
     async def follow(self, after_seq: int = -1) -> AsyncGenerator[RunEnvelope, None]:
         cursor = after_seq + 1
-        while True:
-            while cursor <= self.last_seq:
-                if cursor < self._first_seq:  # this reader fell behind the bound
-                    raise NotFoundError(
-                        f"run {self.run_id} no longer keeps envelopes from seq {cursor}; "
-                        f"the oldest kept is {self._first_seq}"
-                    )
-                envelope = self._envelope(cursor)
-                cursor += 1
-                yield envelope
-                if isinstance(envelope, EndEnvelope):
+        self._followers += 1
+        try:
+            while True:
+                while cursor <= self.last_seq:
+                    if cursor < self._first_seq:  # this reader fell behind the bound
+                        raise NotFoundError(
+                            f"run {self.run_id} no longer keeps envelopes from seq {cursor}; "
+                            f"the oldest kept is {self._first_seq}"
+                        )
+                    envelope = self._envelope(cursor)
+                    cursor += 1
+                    yield envelope
+                    if isinstance(envelope, EndEnvelope):
+                        return
+                if self._ended:
                     return
-            if self._ended:
-                return
-            if self._appended is None:
-                self._appended = asyncio.Event()
-            await self._appended.wait()
+                if self._appended is None:
+                    self._appended = asyncio.Event()
+                await self._appended.wait()
+        finally:
+            self._followers -= 1
