@@ -124,6 +124,13 @@ async def _warm_and_record(servers: list[Server], warmups: int, frames_path: Pat
     return tokens
 
 
+def _in_turn(servers: list[Server], repeat: int) -> list[Server]:
+    """``servers`` in the order repeat number ``repeat`` measures them: each repeat starts with
+    the next server, so whatever the one before leaves behind reaches each alike."""
+    turn = repeat % len(servers)
+    return servers[turn:] + servers[:turn]
+
+
 def _save(path: Path, frames: list[str]) -> None:
     path.write_text(json.dumps(frames))
 
@@ -188,15 +195,13 @@ async def cpu_per_token(plan: Plan, workdir: Path, log: Log) -> dict[str, Any]:
             await _warm_and_record(list(more.values()), plan.warmups, frames)
             samples: dict[str, list[dict[str, Any]]] = {s.name: [] for s in everyone}
             for i in range(plan.cpu_repeats):  # interleaved, so drift hits every server alike
-                turn = i % len(everyone)  # and each repeat starts with the next server
-                for server in everyone[turn:] + everyone[:turn]:
+                for server in _in_turn(everyone, i):
                     samples[server.name].append(await _measure_ws(server))
                 log(f"(a) websocket answer {i + 1}/{plan.cpu_repeats} from each server")
             sse: dict[str, list[dict[str, Any]]] = {s.name: [] for s in servers.values()}
             async with httpx.AsyncClient(timeout=httpx.Timeout(300.0)) as client:
                 for i in range(plan.sse_repeats):
-                    pair = list(servers.values())
-                    for server in pair[i % 2 :] + pair[: i % 2]:
+                    for server in _in_turn(list(servers.values()), i):
                         sse[server.name].append(await _measure_sse(server, client))
                     log(f"(a) SSE answer {i + 1}/{plan.sse_repeats} from each server")
     return {
@@ -273,8 +278,7 @@ async def concurrency(plan: Plan, workdir: Path, log: Log) -> dict[str, Any]:
             await _warm_and_record(list(more.values()), plan.warmups, frames)
             for n in plan.stream_counts:
                 for repeat in range(plan.stream_repeats):
-                    turn = repeat % len(everyone)
-                    for server in everyone[turn:] + everyone[:turn]:
+                    for server in _in_turn(everyone, repeat):
                         phase = await run_streams(
                             server.ws_url(WS_PATH[server.name]),
                             DIALECT[server.name],

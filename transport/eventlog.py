@@ -99,7 +99,7 @@ class MemoryEventLog:
     async def append(self, envelope: RunEnvelope) -> None:
         if self._ended:
             raise RuntimeError(f"run {self.run_id} already ended")
-        expected = self._first_seq + len(self._items)  # last_seq + 1, without the call
+        expected = self.last_seq + 1
         if envelope.seq != expected:
             raise ValueError(f"expected seq {expected}, got {envelope.seq}")
         self._items.append(envelope.to_json())

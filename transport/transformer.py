@@ -130,15 +130,14 @@ class RunTransformer:
         """Envelopes for one ``astream_events`` v2 event (often none)."""
         if self._ended:
             return []
-        if self._started_at is None:
-            self.start()
+        self.start()
         kind = event.get("event")
         tags: Sequence[str] = event.get("tags") or ()
         if kind == "on_chat_model_stream":  # most events are tokens: they come first
             if ANSWER_TAG not in tags:
                 return []
-            content = getattr(event.get("data", {}).get("chunk"), "content", "")
-            return self._text(content if type(content) is str else _content_text(content))
+            chunk = event.get("data", {}).get("chunk")
+            return self._text(_content_text(getattr(chunk, "content", "")))
         metadata: Mapping[str, Any] = event.get("metadata") or {}
         if kind in ("on_chain_start", "on_chain_end"):
             return self._on_chain(event, kind, metadata, tags)
