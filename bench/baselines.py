@@ -1,8 +1,12 @@
-"""The two baseline apps the benchmark compares graphwire with (uvicorn ``--factory`` targets).
+"""The baseline apps the benchmark compares graphwire with (uvicorn ``--factory`` targets).
 
 * :func:`minimal_app`, the minimal loop: the same graph (``open_graph`` with the same
   ``GRAPHWIRE_*`` settings), its ``astream_events`` v2 stream sent as ``{"delta": …}`` frames and a
   final ``{"done": true}``: what streaming costs with no protocol, run registry or event log.
+* :func:`protocol_app`, the protocol loop: the minimal loop speaking ``graphwire.v1``. The same
+  graph call as graphwire's (:func:`transport.inprocess.ask_graph`) through graphwire's own
+  transformer, each envelope one frame as it comes: what the protocol's envelopes cost, without
+  the run registry, event log, sender, limits or auth that graphwire adds around them.
 * :func:`bare_app`, the transport's floor: sends precomputed frames (a recorded graphwire answer,
   ``BENCH_BARE_FRAMES``) at the offline model's pace (``BENCH_BARE_DELAY`` seconds before each
   text frame but the first); a client that sends nothing is accepted and left idle.
@@ -14,8 +18,8 @@ import asyncio
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +33,12 @@ from starlette.websockets import WebSocket
 from api.heap import settle_heap
 from api.runtime import open_graph
 from api.settings import Settings
+from transport.ids import new_run_id
+from transport.inprocess import ask_graph
+from transport.protocol import ConnectedData, ConnectedEnvelope
+from transport.transformer import transform
 
-__all__ = ["bare_app", "minimal_app"]
+__all__ = ["bare_app", "minimal_app", "protocol_app"]
 
 
 async def _health(request: Request) -> JSONResponse:
@@ -45,9 +53,8 @@ def _deltas(graph: Any, question: str) -> AsyncIterator[Any]:
     )
 
 
-def minimal_app() -> Starlette:
-    """The graph's event stream over a WebSocket (``/ws``) and SSE (``POST /sse``), nothing else."""
-    settings = Settings()
+def _graph_lifespan(settings: Settings) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    """Opens the graph for ``settings`` into ``app.state.graph`` for the app's lifetime."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -55,6 +62,12 @@ def minimal_app() -> Starlette:
             app.state.graph = graph
             settle_heap(gen0_threshold=settings.gc_gen0_threshold)  # graphwire's GC settings
             yield
+
+    return lifespan
+
+
+def minimal_app() -> Starlette:
+    """The graph's event stream over a WebSocket (``/ws``) and SSE (``POST /sse``), nothing else."""
 
     async def chat(websocket: WebSocket) -> None:
         await websocket.accept()
@@ -86,7 +99,33 @@ def minimal_app() -> Starlette:
         Route("/sse", sse, methods=["POST"]),
         WebSocketRoute("/ws", chat),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=_graph_lifespan(Settings()))
+
+
+def protocol_app() -> Starlette:
+    """``/ws``: ``connected``, then for each ``message`` frame the run's envelopes, one per frame.
+
+    Each run is the connection's own loop, awaited before the next frame is read: no registry,
+    log, resume, stop, limits or auth.
+    """
+
+    async def chat(websocket: WebSocket) -> None:
+        await websocket.accept()
+        hello = ConnectedEnvelope(data=ConnectedData(connection_id="c_bench", auth_required=False))
+        await websocket.send_text(hello.to_json())
+        graph = websocket.app.state.graph
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            frame = json.loads(message["text"])
+            session_id = frame["session_id"]
+            events = ask_graph(graph, frame["message"], session_id=session_id)
+            async for envelope in transform(events, run_id=new_run_id(), session_id=session_id):
+                await websocket.send_text(envelope.to_json())
+
+    routes = [Route("/health", _health), WebSocketRoute("/ws", chat)]
+    return Starlette(routes=routes, lifespan=_graph_lifespan(Settings()))
 
 
 def bare_app() -> Starlette:

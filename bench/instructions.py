@@ -1,9 +1,10 @@
 """``python -m bench.instructions``: instructions the server executes, counted by callgrind.
 
 Wall-clock and CPU-time figures on this shared 2-core machine move by ±20 % between repeats;
-instruction counts do not (the same count twice, whatever else runs). This counts, for graphwire
-and for the minimal loop, with each server under ``valgrind --tool=callgrind`` and counting
-switched on only around the part measured (``callgrind_control -i on/off``):
+instruction counts do not (the same count twice, whatever else runs). This counts, for graphwire,
+the protocol loop and the minimal loop (``bench.baselines``), with each server under
+``valgrind --tool=callgrind`` and counting switched on only around the part measured
+(``callgrind_control -i on/off``):
 
 * **to the first token**: from a fresh connection's question to its first token, one run at a
   time (the offline model then waits 1 s before its next token, so the server is idle when
@@ -47,7 +48,7 @@ __all__ = ["main"]
 
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "instructions.json"
 SLOW_ANSWER = Answers(token_delay=1.0, max_sentences=2, top_k=4)  # idle after the first token
-NAMES = ("graphwire", "minimal")
+NAMES = ("graphwire", "protocol", "minimal")
 
 
 @dataclass
@@ -95,7 +96,7 @@ async def _counted(
     name: str, env: dict[str, str], workdir: Path, label: str
 ) -> AsyncIterator[_Counted]:
     """The bench's own server ``name``, started under callgrind with counting off."""
-    spec = graphwire_spec(env) if name == "graphwire" else baseline_spec(name, "minimal_app", env)
+    spec = graphwire_spec(env) if name == "graphwire" else baseline_spec(name, f"{name}_app", env)
     out = workdir / f"callgrind.{name}.{label}"
     valgrind = ("valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}")
     under_valgrind = ServerSpec(spec.name, (*valgrind, *spec.command), spec.env)
@@ -169,22 +170,26 @@ async def _run(runs: int, answers: int) -> dict[str, Any]:
     servers = results["servers"]
     for key in ("to_first_token", "per_token"):
         results[f"{key}_ratio"] = servers["graphwire"][key] / servers["minimal"][key]
+        results[f"{key}_protocol_ratio"] = servers["graphwire"][key] / servers["protocol"][key]
     return results
 
 
 def render(results: dict[str, Any]) -> str:
     servers = results["servers"]
-    gw, mini = servers["graphwire"], servers["minimal"]
+    gw, proto, mini = servers["graphwire"], servers["protocol"], servers["minimal"]
+    head = "| instructions (callgrind) | graphwire | protocol loop | minimal loop "
     return "\n".join(
         [
-            "| instructions (callgrind) | graphwire | minimal loop | graphwire ÷ minimal |",
-            "| --- | --- | --- | --- |",
+            head + "| graphwire ÷ minimal | graphwire ÷ protocol loop |",
+            "| --- | --- | --- | --- | --- | --- |",
             f"| to the first token, per run (mean of {results['runs']}) "
-            f"| {gw['to_first_token'] / 1e6:.2f} M | {mini['to_first_token'] / 1e6:.2f} M "
-            f"| {results['to_first_token_ratio']:.3f}× |",
+            f"| {gw['to_first_token'] / 1e6:.2f} M | {proto['to_first_token'] / 1e6:.2f} M "
+            f"| {mini['to_first_token'] / 1e6:.2f} M | {results['to_first_token_ratio']:.3f}× "
+            f"| {results['to_first_token_protocol_ratio']:.3f}× |",
             f"| per token, long answers ({results['answers']} × {gw['tokens_per_answer']:,} "
-            f"tokens) | {gw['per_token'] / 1e3:.1f} k | {mini['per_token'] / 1e3:.1f} k "
-            f"| {results['per_token_ratio']:.3f}× |",
+            f"tokens) | {gw['per_token'] / 1e3:.1f} k | {proto['per_token'] / 1e3:.1f} k "
+            f"| {mini['per_token'] / 1e3:.1f} k | {results['per_token_ratio']:.3f}× "
+            f"| {results['per_token_protocol_ratio']:.3f}× |",
         ]
     )
 

@@ -33,15 +33,16 @@ from bench.load import (
     open_ws,
     run_streams,
 )
-from bench.servers import ROOT, Server, baseline_spec, graphwire_spec, running
+from bench.servers import ROOT, Server, ServerSpec, baseline_spec, graphwire_spec, running
 from bench.stats import median, median_phase, percentile
 
 __all__ = ["FULL", "QUICK", "Plan", "concurrency", "cpu_per_token", "idle_memory"]
 
 QUESTION = "What are the harbour log entries?"
 PACK = ROOT / "bench" / "pack"
-WS_PATH = {"graphwire": "/ws/chat", "minimal": "/ws", "bare": "/ws"}
-DIALECT = {"graphwire": GRAPHWIRE, "minimal": MINIMAL, "bare": BARE}
+WS_PATH = {"graphwire": "/ws/chat", "protocol": "/ws", "minimal": "/ws", "bare": "/ws"}
+DIALECT = {"graphwire": GRAPHWIRE, "protocol": GRAPHWIRE, "minimal": MINIMAL, "bare": BARE}
+SSE_PATH = {"graphwire": "/api/v1/chat/stream", "minimal": "/sse"}  # the protocol loop has none
 
 Log = Callable[[str], None]
 
@@ -131,6 +132,16 @@ def _in_turn(servers: list[Server], repeat: int) -> list[Server]:
     return servers[turn:] + servers[:turn]
 
 
+def _answering_specs(env: dict[str, str]) -> list[ServerSpec]:
+    """graphwire and the two loops on the same graph (the bare endpoint starts later, once
+    graphwire's frames are recorded for it)."""
+    return [
+        graphwire_spec(env),
+        baseline_spec("protocol", "protocol_app", env),
+        baseline_spec("minimal", "minimal_app", env),
+    ]
+
+
 def _save(path: Path, frames: list[str]) -> None:
     path.write_text(json.dumps(frames))
 
@@ -157,9 +168,9 @@ async def _measure_ws(server: Server) -> dict[str, Any]:
 
 
 async def _measure_sse(server: Server, client: httpx.AsyncClient) -> dict[str, Any]:
-    path = "/api/v1/chat/stream" if server.name == "graphwire" else "/sse"
     cpu0, t0 = server.cpu(), time.perf_counter()
-    result = await ask_sse(client, server.http_url + path, DIALECT[server.name], QUESTION)
+    url = server.http_url + SSE_PATH[server.name]
+    result = await ask_sse(client, url, DIALECT[server.name], QUESTION)
     wall = time.perf_counter() - t0
     await asyncio.sleep(0.05)
     return {"ok": result.ok, "tokens": result.tokens, "cpu": server.cpu() - cpu0, "wall": wall}
@@ -185,7 +196,7 @@ def _summarise_sequential(samples: list[dict[str, Any]]) -> dict[str, Any]:
 async def cpu_per_token(plan: Plan, workdir: Path, log: Log) -> dict[str, Any]:
     """(a) One long answer at zero delay, asked K times in turn of each server."""
     env = settings_env(LONG_ANSWER)
-    specs = [graphwire_spec(env), baseline_spec("minimal", "minimal_app", env)]
+    specs = _answering_specs(env)
     async with running(specs, workdir) as servers:
         frames = workdir / "frames-long.json"
         await _warm_and_record(list(servers.values()), plan.warmups, frames)
@@ -198,10 +209,11 @@ async def cpu_per_token(plan: Plan, workdir: Path, log: Log) -> dict[str, Any]:
                 for server in _in_turn(everyone, i):
                     samples[server.name].append(await _measure_ws(server))
                 log(f"(a) websocket answer {i + 1}/{plan.cpu_repeats} from each server")
-            sse: dict[str, list[dict[str, Any]]] = {s.name: [] for s in servers.values()}
+            with_sse = [s for s in servers.values() if s.name in SSE_PATH]
+            sse: dict[str, list[dict[str, Any]]] = {s.name: [] for s in with_sse}
             async with httpx.AsyncClient(timeout=httpx.Timeout(300.0)) as client:
                 for i in range(plan.sse_repeats):
-                    for server in _in_turn(list(servers.values()), i):
+                    for server in _in_turn(with_sse, i):
                         sse[server.name].append(await _measure_sse(server, client))
                     log(f"(a) SSE answer {i + 1}/{plan.sse_repeats} from each server")
     return {
@@ -266,7 +278,7 @@ async def concurrency(plan: Plan, workdir: Path, log: Log) -> dict[str, Any]:
     medians over its repeats.
     """
     env = settings_env(NORMAL_ANSWER)
-    specs = [graphwire_spec(env), baseline_spec("minimal", "minimal_app", env)]
+    specs = _answering_specs(env)
     runs: dict[tuple[str, int], list[dict[str, Any]]] = {}
     async with running(specs, workdir) as servers:
         frames = workdir / "frames-normal.json"
