@@ -45,11 +45,19 @@ def run_eagerly(coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None] | No
         pending = coroutine.send(None)
     except StopIteration:
         return None
-    return asyncio.ensure_future(_Continued(coroutine, pending))
+    return asyncio.ensure_future(Started(coroutine, pending))
 
 
-class _Continued(Coroutine[Any, Any, None]):
-    """A coroutine already started: hands the task what it is waiting on, then goes on."""
+class Started(Coroutine[Any, Any, None]):
+    """A coroutine already run up to its first suspension, to be carried on by a task or an
+    ``await``.
+
+    Its first step hands the task what the coroutine is waiting on; after that, whatever the
+    task sends or throws goes to the coroutine. A cancellation therefore reaches the coroutine
+    even before the task has taken a step (a fresh coroutine wrapping it would swallow that).
+    """
+
+    __slots__ = ("_coroutine", "_pending", "_started")
 
     def __init__(self, coroutine: Coroutine[Any, Any, None], pending: Any) -> None:
         self._coroutine = coroutine
@@ -57,54 +65,35 @@ class _Continued(Coroutine[Any, Any, None]):
         self._started = False
 
     def send(self, value: Any) -> Any:
-        if not self._started:  # the task's first step: report what the coroutine waits for
+        if not self._started:  # the first step: report what the coroutine waits for
             self._started = True
-            return self._pending
+            pending, self._pending = self._pending, None
+            return pending
         return self._coroutine.send(value)
 
     def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
         self._started = True
+        self._pending = None
         return self._coroutine.throw(typ, val, tb)
 
     def close(self) -> None:
         self._coroutine.close()
 
-    def __await__(self) -> Generator[Any, None, None]:
-        return (yield from self._coroutine.__await__())  # pragma: no cover - tasks only
-
-
-class Started:
-    """An awaitable for a coroutine already run up to its first suspension.
-
-    Awaiting it hands the awaiting task what the coroutine is waiting on, then goes on with the
-    coroutine, passing in whatever the task sends or throws (a cancellation reaches it).
-    """
-
-    __slots__ = ("_coroutine", "_pending")
-
-    def __init__(self, coroutine: Coroutine[Any, Any, None], pending: Any) -> None:
-        self._coroutine = coroutine
-        self._pending = pending
-
     def __await__(self) -> Generator[Any, Any, None]:
-        coroutine, pending = self._coroutine, self._pending
-        self._pending = None
+        value: Any = None
+        error: BaseException | None = None
         while True:
             try:
-                value = yield pending
-            except GeneratorExit:
-                coroutine.close()
-                raise
-            except BaseException as exc:  # handed on to the coroutine
-                try:
-                    pending = coroutine.throw(exc)
-                except StopIteration:
-                    return
-                continue
-            try:
-                pending = coroutine.send(value)
+                pending = self.send(value) if error is None else self.throw(error)
             except StopIteration:
                 return
+            try:
+                value, error = (yield pending), None
+            except GeneratorExit:
+                self.close()
+                raise
+            except BaseException as exc:  # handed on to the coroutine
+                value, error = None, exc
 
 
 class FrameSender:
