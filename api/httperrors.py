@@ -8,7 +8,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from transport.errors import GraphwireError
+from transport.errors import GraphwireError, ShuttingDownError
 from transport.protocol import ErrorCode
 
 __all__ = [
@@ -46,22 +46,37 @@ class RateLimitedError(GraphwireError):
         self.retry_after = retry_after
 
 
+SHUTTING_DOWN_RETRY_AFTER = 5  # seconds: about a restart's time
+"""The ``Retry-After`` of a 503 from a server that is shutting down."""
+
+
 def error_response(
-    code: ErrorCode, message: str, *, headers: dict[str, str] | None = None
+    code: ErrorCode,
+    message: str,
+    *,
+    headers: dict[str, str] | None = None,
+    status: int | None = None,
 ) -> JSONResponse:
+    """The ``{code, message}`` body, with the code's status unless ``status`` says otherwise."""
     return JSONResponse(
-        {"code": code.value, "message": message}, status_code=STATUS[code], headers=headers
+        {"code": code.value, "message": message},
+        status_code=status or STATUS[code],
+        headers=headers,
     )
 
 
 async def graphwire_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GraphwireError)
     headers: dict[str, str] = {}
-    if STATUS[exc.code] == 401:
+    status = STATUS[exc.code]
+    if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     if isinstance(exc, RateLimitedError):
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
-    return error_response(exc.code, exc.message, headers=headers or None)
+    if isinstance(exc, ShuttingDownError):  # nothing went wrong: the service is restarting
+        status = 503
+        headers["Retry-After"] = str(SHUTTING_DOWN_RETRY_AFTER)
+    return error_response(exc.code, exc.message, headers=headers or None, status=status)
 
 
 async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -14,7 +14,12 @@ from api.auth import User, extract_token
 from api.intake import start_run
 from api.state import ANONYMOUS, AppState, app_state
 from api.ws import ChatConnection
-from transport.errors import GraphwireError, NotFoundError, describe_exception
+from transport.errors import (
+    GraphwireError,
+    NotFoundError,
+    ShuttingDownError,
+    describe_exception,
+)
 from transport.protocol import EndEnvelope, ErrorCode, ErrorEnvelope, FinalEnvelope
 from transport.runs import Run
 from transport.sse import parse_last_event_id, to_event
@@ -39,7 +44,7 @@ class Problem(BaseModel):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": Problem} for status in (401, 403, 404, 409, 413, 422, 429)
+    status: {"model": Problem} for status in (401, 403, 404, 409, 413, 422, 429, 503)
 }
 
 
@@ -147,8 +152,13 @@ def create_router() -> APIRouter:
                 )
             if isinstance(envelope, EndEnvelope):
                 break
-        raise GraphwireError(
-            "the run was stopped before it answered", code=ErrorCode.PROCESSING_ERROR
+        if state.registry.closing:
+            raise ShuttingDownError("the server shut down before the run answered; ask again")
+        raise GraphwireError(  # stopped by someone else: the conversation went another way
+            "the run was stopped before it answered: it was cancelled, interrupted by a newer "
+            "message, or its conversation was deleted",
+            code=ErrorCode.BUSY,
+            retryable=False,
         )
 
     @router.post("/api/v1/chat/stream", responses=ERRORS, tags=["chat"])

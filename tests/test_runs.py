@@ -13,7 +13,7 @@ from agents import DomainPack, OfflineChatModel
 from graph import build_graph
 from tests.conftest import assert_run_invariants
 from tests.fakes import ProbedOfflineModel, StreamProbe
-from transport.errors import GraphwireError, NotFoundError
+from transport.errors import GraphwireError, NotFoundError, ShuttingDownError
 from transport.eventlog import MemoryEventLog
 from transport.protocol import EndData, EndEnvelope, ErrorCode, TextData, TextEnvelope
 from transport.runs import Run, RunRegistry
@@ -145,8 +145,10 @@ async def test_close_ends_every_active_run(minipack: DomainPack) -> None:
     for run in runs:
         assert run.end_reason == "cancelled"
         assert_run_invariants(await _all(registry, run), reason="cancelled")
-    with pytest.raises(GraphwireError):
+    assert registry.closing
+    with pytest.raises(ShuttingDownError) as refused:
         await registry.start(question=Q, user_id="alice")
+    assert refused.value.code == ErrorCode.PROCESSING_ERROR and refused.value.retryable
 
 
 async def test_subscribers_hear_of_new_runs(minipack: DomainPack) -> None:

@@ -479,6 +479,55 @@ async def test_interrupt_cancels_the_running_message_and_starts_the_new_one() ->
             assert probe.closed_early
 
 
+async def _stop_by(how: str, client: httpx.AsyncClient, run_id: str, session_id: str) -> int:
+    """Stop run ``run_id`` from another request, as ``how`` says; the status of that request."""
+    if how == "cancel":
+        return (await client.post(f"/api/v1/runs/{run_id}/cancel")).status_code
+    if how == "interrupt":
+        interrupt = {"message": HEAVY, "session_id": session_id, "options": {"multitask": how}}
+        return (await client.post("/api/v1/chat", json=interrupt)).status_code
+    return (await client.delete(f"/api/v1/sessions/{session_id}/messages")).status_code
+
+
+@pytest.mark.parametrize(("how", "status"), [("cancel", 200), ("interrupt", 200), ("delete", 204)])
+async def test_a_chat_request_whose_run_another_request_stops_gets_409_busy(
+    how: str, status: int
+) -> None:
+    probe = StreamProbe()
+    with running(open_graph_with=slow(probe)) as live:
+        async with httpx.AsyncClient(base_url=live.http, timeout=30) as client:
+            asked = asyncio.create_task(
+                client.post("/api/v1/chat", json={"message": F3, "run_id": "r_stopped"})
+            )
+            await eventually(lambda: probe.words > 0)
+            seen = await read_stream(client, "GET", "/api/v1/runs/r_stopped/stream", until=bool)
+            session_id = seen.envelopes[0].session_id
+            assert session_id is not None
+            assert await _stop_by(how, client, "r_stopped", session_id) == status
+            answer = await asked
+            assert problem(answer) == (409, "BUSY")
+            assert "stopped before it answered" in answer.json()["message"]
+            assert probe.closed_early
+            again = await client.post(
+                "/api/v1/chat", json={"message": F3, "session_id": session_id}
+            )
+            assert again.status_code == 200 and again.json()["agent"] == "faults"
+
+
+async def test_a_chat_request_in_flight_at_shutdown_gets_503_with_retry_after() -> None:
+    probe = StreamProbe()
+    with running(open_graph_with=slow(probe)) as live:
+        async with httpx.AsyncClient(base_url=live.http, timeout=30) as client:
+            asked = asyncio.create_task(client.post("/api/v1/chat", json={"message": F3}))
+            await eventually(lambda: probe.words > 0)
+            live.server.should_exit = True
+            answer = await asked
+    assert problem(answer) == (503, "PROCESSING_ERROR")
+    assert answer.headers["retry-after"] == "5"
+    assert "shut down" in answer.json()["message"]
+    assert probe.closed_early
+
+
 # --------------------------------------------------------------------------- refusals
 
 

@@ -18,6 +18,7 @@ __all__ = [
     "GraphwireError",
     "ModelError",
     "NotFoundError",
+    "ShuttingDownError",
     "describe_exception",
     "redact",
 ]
@@ -58,6 +59,16 @@ class ModelError(GraphwireError):
 
 class NotFoundError(GraphwireError):
     code = ErrorCode.NOT_FOUND
+
+
+class ShuttingDownError(GraphwireError):
+    """The server is shutting down: it starts nothing more, and a run it stopped did not answer.
+
+    A ``PROCESSING_ERROR`` that may be retried (against the restarted server or another
+    process); HTTP answers it with 503 instead of 500, since nothing went wrong.
+    """
+
+    retryable = True
 
 
 _SECRET_PATTERNS = (

@@ -26,7 +26,7 @@ from typing import Any, Literal, Protocol
 from langchain_core.runnables import Runnable
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
-from transport.errors import GraphwireError, NotFoundError
+from transport.errors import GraphwireError, NotFoundError, ShuttingDownError
 from transport.eventlog import EventLog, MemoryEventLog
 from transport.ids import new_run_id, new_session_id
 from transport.inprocess import ask_graph, run_time_limit
@@ -124,6 +124,11 @@ class RunRegistry:
     def active_count(self) -> int:
         return sum(r.active for r in self._runs.values())
 
+    @property
+    def closing(self) -> bool:
+        """True once :meth:`close` began: no run starts any more."""
+        return self._closing
+
     def get(self, run_id: str, *, user_id: str) -> Run:
         """The run ``run_id`` if it is still kept and belongs to ``user_id``."""
         run = self._runs.get(run_id)
@@ -190,7 +195,7 @@ class RunRegistry:
         ``INVALID_MESSAGE`` (a run id already in use); nothing is started then.
         """
         if self._closing:
-            raise GraphwireError("the server is shutting down", retryable=True)
+            raise ShuttingDownError("the server is shutting down; ask again in a moment")
         if not question.strip():
             raise GraphwireError("the message is empty", code=ErrorCode.EMPTY_MESSAGE)
         if run_id is not None and run_id in self._runs:
