@@ -219,6 +219,7 @@ class PhaseResult:
     client_cpu: float
     startup_cpu: float | None = None
     startup_sys: float | None = None
+    began: float = 0.0  # time.perf_counter() when the questions went out
 
 
 async def run_streams(
@@ -274,6 +275,7 @@ async def run_streams(
         client_cpu=client1 - client0,
         startup_cpu=sum(startup[0]) - user0 - sys0 if startup else None,
         startup_sys=startup[0][1] - sys0 if startup else None,
+        began=t0,
     )
 
 

@@ -1,0 +1,184 @@
+"""``python -m bench.gcpauses``: what the garbage collector costs the servers under load.
+
+graphwire, the protocol loop and the minimal loop (``bench.baselines``) run as in (b) of
+``bench.run`` (the same pack, 50 tokens/s per stream, the same collector settings), each with
+``bench/gcprobe`` on ``PYTHONPATH``: its ``sitecustomize`` times every collection through
+``gc.callbacks``. For each phase (N streams started together) this reports the collections by
+generation (how many, their total and longest pause), the part of them that fell between the
+questions and the last first token, their share of the server's CPU time, and the phase's TTFT
+and inter-token gap p99, the medians over the repeats.
+
+A collection stops the whole server, so its pause shows up as a gap in every stream at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.load import PhaseResult, run_streams
+from bench.scenarios import DIALECT, NORMAL_ANSWER, QUESTION, WS_PATH, settings_env
+from bench.servers import ROOT, Server, ServerSpec, baseline_spec, graphwire_spec, running
+from bench.stats import median, percentile
+
+__all__ = ["main"]
+
+DEFAULT_OUTPUT = ROOT / "bench" / "results" / "gc.json"
+PROBE = ROOT / "bench" / "gcprobe"
+NAMES = ("graphwire", "protocol", "minimal")
+FIGURES = ("ttft_ms_p99", "gap_ms_p99", "server_cpu_s", "gc_share", "startup_gc_ms")
+
+
+def _specs(workdir: Path, gen0: int | None) -> list[ServerSpec]:
+    env = settings_env(NORMAL_ANSWER)
+    if gen0 is not None:  # every server reads graphwire's setting (bench.baselines)
+        env["GRAPHWIRE_GC_GEN0_THRESHOLD"] = str(gen0)
+    specs = []
+    for name in NAMES:
+        probed = {**env, "PYTHONPATH": str(PROBE), "BENCH_GC_LOG": str(workdir / f"{name}.gc")}
+        if name == "graphwire":
+            specs.append(graphwire_spec(probed))
+        else:
+            specs.append(baseline_spec(name, f"{name}_app", probed))
+    return specs
+
+
+async def _collections(server: Server, workdir: Path) -> list[tuple[int, float, float]]:
+    """The collections the probe recorded since it was last told to forget."""
+    path = workdir / f"{server.name}.gc"
+    path.unlink(missing_ok=True)
+    os.kill(server.pid, signal.SIGUSR2)
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        if path.exists() and path.stat().st_size:
+            try:
+                rows = json.loads(path.read_text())
+                return [(int(g), float(start), float(d)) for g, start, d in rows]
+            except json.JSONDecodeError:  # caught mid-write
+                continue
+    raise RuntimeError(f"{server.name}: the GC probe wrote nothing (is bench/gcprobe loaded?)")
+
+
+def _summary(phase: PhaseResult, records: list[tuple[int, float, float]]) -> dict[str, Any]:
+    ttfts = [s.ttft for s in phase.streams if s.ttft is not None]
+    gaps = [g for s in phase.streams for g in s.gaps]
+    startup_end = phase.began + max(ttfts, default=0.0)
+    figures: dict[str, Any] = {
+        "completed": sum(s.ok for s in phase.streams),
+        "ttft_ms_p99": (percentile(ttfts, 99) or 0.0) * 1000,
+        "gap_ms_p99": (percentile(gaps, 99) or 0.0) * 1000,
+        "server_cpu_s": phase.server_cpu,
+        "startup_gc_ms": 1000
+        * sum(d for _, start, d in records if phase.began <= start <= startup_end),
+    }
+    total = 0.0
+    for generation in (0, 1, 2):
+        pauses = [d for g, _, d in records if g == generation]
+        total += sum(pauses)
+        figures[f"gen{generation}"] = {
+            "count": len(pauses),
+            "total_ms": 1000 * sum(pauses),
+            "max_ms": 1000 * max(pauses, default=0.0),
+        }
+    figures["gc_share"] = total / phase.server_cpu if phase.server_cpu else None
+    return figures
+
+
+async def _run(counts: list[int], repeats: int, gen0: int | None) -> dict[str, Any]:
+    results: dict[str, Any] = {"counts": counts, "repeats": repeats, "gen0": gen0, "phases": {}}
+    with tempfile.TemporaryDirectory(prefix="graphwire-gc-") as tmp:
+        workdir = Path(tmp)
+        async with running(_specs(workdir, gen0), workdir) as servers:
+            order = list(servers.values())
+            for n in counts:
+                for repeat in range(repeats + 1):  # the first round warms every server up
+                    turn = repeat % len(order)
+                    for server in order[turn:] + order[:turn]:
+                        os.kill(server.pid, signal.SIGUSR1)
+                        phase = await run_streams(
+                            server.ws_url(WS_PATH[server.name]),
+                            DIALECT[server.name],
+                            QUESTION,
+                            n,
+                            server_cpu=server.cpu_times,
+                            time_limit=240.0,
+                        )
+                        records = await _collections(server, workdir)
+                        if repeat:
+                            figures = _summary(phase, records)
+                            key = f"{server.name}@{n}"
+                            results["phases"].setdefault(key, []).append(figures)
+                            print(f"{key} repeat {repeat}: {_line(figures)}", file=sys.stderr)
+                        await asyncio.sleep(1.0)
+    return results
+
+
+def _line(f: dict[str, Any]) -> str:
+    gens = ", ".join(
+        f"gen{g} {f[f'gen{g}']['count']}× {f[f'gen{g}']['total_ms']:.0f} ms "
+        f"(max {f[f'gen{g}']['max_ms']:.0f})"
+        for g in (0, 1, 2)
+    )
+    return (
+        f"TTFT p99 {f['ttft_ms_p99']:.0f} ms, gap p99 {f['gap_ms_p99']:.0f} ms, GC {gens}, "
+        f"{100 * (f['gc_share'] or 0):.0f} % of CPU, {f['startup_gc_ms']:.0f} ms before the "
+        "last first token"
+    )
+
+
+def render(results: dict[str, Any]) -> str:
+    """A Markdown table: one row per server and stream count, medians over the repeats."""
+    rows = [
+        "| server | streams | TTFT p99 ms | gap p99 ms | GC share of CPU | GC ms before the last "
+        "first token | gen0 | gen1 | gen2 (longest pause) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for key in [f"{name}@{n}" for n in results["counts"] for name in NAMES]:
+        name, n = key.split("@")
+        repeats = results["phases"][key]
+
+        def mid(pick: Any, repeats: list[dict[str, Any]] = repeats) -> float:
+            return median([pick(r) for r in repeats]) or 0.0
+
+        gens = [
+            f"{mid(lambda r, g=g: r[f'gen{g}']['count']):.0f}× "
+            f"{mid(lambda r, g=g: r[f'gen{g}']['total_ms']):,.0f} ms"
+            for g in (0, 1)
+        ]
+        gen2 = (
+            f"{mid(lambda r: r['gen2']['count']):.0f}× "
+            f"({mid(lambda r: r['gen2']['max_ms']):,.0f} ms)"
+        )
+        rows.append(
+            f"| {name} | {n} | {mid(lambda r: r['ttft_ms_p99']):,.0f} "
+            f"| {mid(lambda r: r['gap_ms_p99']):,.0f} | {100 * mid(lambda r: r['gc_share']):.0f} % "
+            f"| {mid(lambda r: r['startup_gc_ms']):,.0f} | {gens[0]} | {gens[1]} | {gen2} |"
+        )
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.gcpauses", description=__doc__)
+    parser.add_argument("--streams", type=int, nargs="+", default=[200, 500])
+    parser.add_argument("--repeats", type=int, default=3, help="measured rounds per count")
+    parser.add_argument(
+        "--gen0", type=int, default=None, help="GRAPHWIRE_GC_GEN0_THRESHOLD for every server"
+    )
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON results file")
+    args = parser.parse_args(argv)
+    results = asyncio.run(_run(args.streams, args.repeats, args.gen0))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    print(render(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
