@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import PhaseResult, run_streams
-from bench.scenarios import DIALECT, NORMAL_ANSWER, QUESTION, WS_PATH, settings_env
+from bench.report import write_json
+from bench.scenarios import DIALECT, NORMAL_ANSWER, QUESTION, WS_PATH, _in_turn, settings_env
 from bench.servers import ROOT, Server, ServerSpec, baseline_spec, graphwire_spec, running
 from bench.stats import median, percentile
 
@@ -33,7 +34,6 @@ __all__ = ["main"]
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "gc.json"
 PROBE = ROOT / "bench" / "gcprobe"
 NAMES = ("graphwire", "protocol", "minimal")
-FIGURES = ("ttft_ms_p99", "gap_ms_p99", "server_cpu_s", "gc_share", "startup_gc_ms")
 
 
 def _specs(workdir: Path, gen0: int | None) -> list[ServerSpec]:
@@ -67,27 +67,24 @@ async def _collections(server: Server, workdir: Path) -> list[tuple[int, float, 
 
 
 def _summary(phase: PhaseResult, records: list[tuple[int, float, float]]) -> dict[str, Any]:
+    """The phase's figures; ``records`` are (generation, start, seconds) from the probe."""
     ttfts = [s.ttft for s in phase.streams if s.ttft is not None]
     gaps = [g for s in phase.streams for g in s.gaps]
-    startup_end = phase.began + max(ttfts, default=0.0)
+    # perf_counter is CLOCK_MONOTONIC, one clock for the server and this process.
+    startup = (phase.began, phase.began + max(ttfts, default=0.0))
     figures: dict[str, Any] = {
         "completed": sum(s.ok for s in phase.streams),
         "ttft_ms_p99": (percentile(ttfts, 99) or 0.0) * 1000,
         "gap_ms_p99": (percentile(gaps, 99) or 0.0) * 1000,
         "server_cpu_s": phase.server_cpu,
-        "startup_gc_ms": 1000
-        * sum(d for _, start, d in records if phase.began <= start <= startup_end),
+        "startup_gc_ms": 1000 * sum(d for _, t, d in records if startup[0] <= t <= startup[1]),
+        "gc_share": sum(d for *_, d in records) / phase.server_cpu if phase.server_cpu else 0.0,
     }
-    total = 0.0
     for generation in (0, 1, 2):
         pauses = [d for g, _, d in records if g == generation]
-        total += sum(pauses)
-        figures[f"gen{generation}"] = {
-            "count": len(pauses),
-            "total_ms": 1000 * sum(pauses),
-            "max_ms": 1000 * max(pauses, default=0.0),
-        }
-    figures["gc_share"] = total / phase.server_cpu if phase.server_cpu else None
+        figures[f"gen{generation}_count"] = len(pauses)
+        figures[f"gen{generation}_total_ms"] = 1000 * sum(pauses)
+        figures[f"gen{generation}_max_ms"] = 1000 * max(pauses, default=0.0)
     return figures
 
 
@@ -99,8 +96,7 @@ async def _run(counts: list[int], repeats: int, gen0: int | None) -> dict[str, A
             order = list(servers.values())
             for n in counts:
                 for repeat in range(repeats + 1):  # the first round warms every server up
-                    turn = repeat % len(order)
-                    for server in order[turn:] + order[:turn]:
+                    for server in _in_turn(order, repeat):
                         os.kill(server.pid, signal.SIGUSR1)
                         phase = await run_streams(
                             server.ws_url(WS_PATH[server.name]),
@@ -122,13 +118,13 @@ async def _run(counts: list[int], repeats: int, gen0: int | None) -> dict[str, A
 
 def _line(f: dict[str, Any]) -> str:
     gens = ", ".join(
-        f"gen{g} {f[f'gen{g}']['count']}× {f[f'gen{g}']['total_ms']:.0f} ms "
-        f"(max {f[f'gen{g}']['max_ms']:.0f})"
+        f"gen{g} {f[f'gen{g}_count']}× {f[f'gen{g}_total_ms']:.0f} ms "
+        f"(max {f[f'gen{g}_max_ms']:.0f})"
         for g in (0, 1, 2)
     )
     return (
         f"TTFT p99 {f['ttft_ms_p99']:.0f} ms, gap p99 {f['gap_ms_p99']:.0f} ms, GC {gens}, "
-        f"{100 * (f['gc_share'] or 0):.0f} % of CPU, {f['startup_gc_ms']:.0f} ms before the "
+        f"{100 * f['gc_share']:.0f} % of CPU, {f['startup_gc_ms']:.0f} ms before the "
         "last first token"
     )
 
@@ -140,33 +136,23 @@ def render(results: dict[str, Any]) -> str:
         "first token | gen0 | gen1 | gen2 (longest pause) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for key in [f"{name}@{n}" for n in results["counts"] for name in NAMES]:
-        name, n = key.split("@")
-        repeats = results["phases"][key]
-
-        def mid(pick: Any, repeats: list[dict[str, Any]] = repeats) -> float:
-            return median([pick(r) for r in repeats]) or 0.0
-
-        gens = [
-            f"{mid(lambda r, g=g: r[f'gen{g}']['count']):.0f}× "
-            f"{mid(lambda r, g=g: r[f'gen{g}']['total_ms']):,.0f} ms"
-            for g in (0, 1)
-        ]
-        gen2 = (
-            f"{mid(lambda r: r['gen2']['count']):.0f}× "
-            f"({mid(lambda r: r['gen2']['max_ms']):,.0f} ms)"
-        )
-        rows.append(
-            f"| {name} | {n} | {mid(lambda r: r['ttft_ms_p99']):,.0f} "
-            f"| {mid(lambda r: r['gap_ms_p99']):,.0f} | {100 * mid(lambda r: r['gc_share']):.0f} % "
-            f"| {mid(lambda r: r['startup_gc_ms']):,.0f} | {gens[0]} | {gens[1]} | {gen2} |"
-        )
+    for n in results["counts"]:
+        for name in NAMES:
+            repeats = results["phases"][f"{name}@{n}"]
+            m = {key: median([r[key] for r in repeats]) or 0.0 for key in repeats[0]}
+            rows.append(
+                f"| {name} | {n} | {m['ttft_ms_p99']:,.0f} | {m['gap_ms_p99']:,.0f} "
+                f"| {100 * m['gc_share']:.0f} % | {m['startup_gc_ms']:,.0f} "
+                f"| {m['gen0_count']:.0f}× {m['gen0_total_ms']:,.0f} ms "
+                f"| {m['gen1_count']:.0f}× {m['gen1_total_ms']:,.0f} ms "
+                f"| {m['gen2_count']:.0f}× ({m['gen2_max_ms']:,.0f} ms) |"
+            )
     return "\n".join(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.gcpauses", description=__doc__)
-    parser.add_argument("--streams", type=int, nargs="+", default=[200, 500])
+    parser.add_argument("--streams", type=int, nargs="+", default=[200, 500], help="stream counts")
     parser.add_argument("--repeats", type=int, default=3, help="measured rounds per count")
     parser.add_argument(
         "--gen0", type=int, default=None, help="GRAPHWIRE_GC_GEN0_THRESHOLD for every server"
@@ -174,8 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON results file")
     args = parser.parse_args(argv)
     results = asyncio.run(_run(args.streams, args.repeats, args.gen0))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    write_json(results, args.output)
     print(render(results))
     return 0
 

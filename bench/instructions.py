@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import shutil
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import ask_ws, open_ws
+from bench.report import write_json
 from bench.scenarios import (
     DIALECT,
     LONG_ANSWER,
@@ -205,8 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{tool} is not installed (make bench-instructions installs it)", file=sys.stderr)
             return 2
     results = asyncio.run(_run(args.runs, args.answers))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    write_json(results, args.output)
     print(render(results))
     return 0
 

@@ -192,7 +192,8 @@ class RunRegistry:
         """Start a run (or queue it behind the session's running one).
 
         Raises ``GraphwireError`` with ``EMPTY_MESSAGE``, ``BUSY``, ``FORBIDDEN`` or
-        ``INVALID_MESSAGE`` (a run id already in use); nothing is started then.
+        ``INVALID_MESSAGE`` (a run id already in use), or :class:`ShuttingDownError` once
+        :meth:`close` began; nothing is started then.
         """
         if self._closing:
             raise ShuttingDownError("the server is shutting down; ask again in a moment")
