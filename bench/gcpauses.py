@@ -25,34 +25,38 @@ from typing import Any
 
 from bench.load import PhaseResult, run_streams
 from bench.report import write_json
-from bench.scenarios import DIALECT, NORMAL_ANSWER, QUESTION, WS_PATH, _in_turn, settings_env
-from bench.servers import ROOT, Server, ServerSpec, baseline_spec, graphwire_spec, running
-from bench.stats import median, percentile
+from bench.scenarios import (
+    DIALECT,
+    NORMAL_ANSWER,
+    QUESTION,
+    WS_PATH,
+    _answering_specs,
+    _in_turn,
+    _summarise_phase,
+    settings_env,
+)
+from bench.servers import ROOT, Server, ServerSpec, running
+from bench.stats import median
 
 __all__ = ["main"]
 
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "gc.json"
 PROBE = ROOT / "bench" / "gcprobe"
 NAMES = ("graphwire", "protocol", "minimal")
+PHASE_FIGURES = ("completed", "ttft_ms_p99", "gap_ms_p99", "server_cpu_s")
 
 
 def _specs(workdir: Path, gen0: int | None) -> list[ServerSpec]:
+    """(b)'s servers, each with the probe, which writes to ``<workdir>/<its pid>.gc``."""
     env = settings_env(NORMAL_ANSWER)
     if gen0 is not None:  # every server reads graphwire's setting (bench.baselines)
         env["GRAPHWIRE_GC_GEN0_THRESHOLD"] = str(gen0)
-    specs = []
-    for name in NAMES:
-        probed = {**env, "PYTHONPATH": str(PROBE), "BENCH_GC_LOG": str(workdir / f"{name}.gc")}
-        if name == "graphwire":
-            specs.append(graphwire_spec(probed))
-        else:
-            specs.append(baseline_spec(name, f"{name}_app", probed))
-    return specs
+    return _answering_specs({**env, "PYTHONPATH": str(PROBE), "BENCH_GC_DIR": str(workdir)})
 
 
 async def _collections(server: Server, workdir: Path) -> list[tuple[int, float, float]]:
     """The collections the probe recorded since it was last told to forget."""
-    path = workdir / f"{server.name}.gc"
+    path = workdir / f"{server.pid}.gc"
     path.unlink(missing_ok=True)
     os.kill(server.pid, signal.SIGUSR2)
     for _ in range(100):
@@ -66,20 +70,16 @@ async def _collections(server: Server, workdir: Path) -> list[tuple[int, float, 
     raise RuntimeError(f"{server.name}: the GC probe wrote nothing (is bench/gcprobe loaded?)")
 
 
-def _summary(phase: PhaseResult, records: list[tuple[int, float, float]]) -> dict[str, Any]:
-    """The phase's figures; ``records`` are (generation, start, seconds) from the probe."""
-    ttfts = [s.ttft for s in phase.streams if s.ttft is not None]
-    gaps = [g for s in phase.streams for g in s.gaps]
+def _summary(n: int, phase: PhaseResult, records: list[tuple[int, float, float]]) -> dict[str, Any]:
+    """(b)'s figures for the phase, and the collector's; ``records`` are (generation, start,
+    seconds) from the probe."""
+    figures = {key: _summarise_phase(n, phase)[key] for key in PHASE_FIGURES}
+    last_first_token = phase.began + max((s.ttft for s in phase.streams if s.ttft), default=0.0)
     # perf_counter is CLOCK_MONOTONIC, one clock for the server and this process.
-    startup = (phase.began, phase.began + max(ttfts, default=0.0))
-    figures: dict[str, Any] = {
-        "completed": sum(s.ok for s in phase.streams),
-        "ttft_ms_p99": (percentile(ttfts, 99) or 0.0) * 1000,
-        "gap_ms_p99": (percentile(gaps, 99) or 0.0) * 1000,
-        "server_cpu_s": phase.server_cpu,
-        "startup_gc_ms": 1000 * sum(d for _, t, d in records if startup[0] <= t <= startup[1]),
-        "gc_share": sum(d for *_, d in records) / phase.server_cpu if phase.server_cpu else 0.0,
-    }
+    startup = [d for _, t, d in records if phase.began <= t <= last_first_token]
+    figures["startup_gc_ms"] = 1000 * sum(startup)
+    total = sum(d for *_, d in records)
+    figures["gc_share"] = total / phase.server_cpu if phase.server_cpu else 0.0
     for generation in (0, 1, 2):
         pauses = [d for g, _, d in records if g == generation]
         figures[f"gen{generation}_count"] = len(pauses)
@@ -108,7 +108,7 @@ async def _run(counts: list[int], repeats: int, gen0: int | None) -> dict[str, A
                         )
                         records = await _collections(server, workdir)
                         if repeat:
-                            figures = _summary(phase, records)
+                            figures = _summary(n, phase, records)
                             key = f"{server.name}@{n}"
                             results["phases"].setdefault(key, []).append(figures)
                             print(f"{key} repeat {repeat}: {_line(figures)}", file=sys.stderr)

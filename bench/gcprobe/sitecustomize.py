@@ -1,8 +1,9 @@
 """Loaded at start-up by a server run with ``PYTHONPATH=bench/gcprobe`` (``python -m bench.gc``).
 
-When ``BENCH_GC_LOG`` names a file, every garbage collection is recorded as
+When ``BENCH_GC_DIR`` names a directory, every garbage collection is recorded as
 ``[generation, start (time.perf_counter), seconds]``: ``SIGUSR1`` forgets what was recorded,
-``SIGUSR2`` writes the records to that file as JSON. Without the variable it does nothing.
+``SIGUSR2`` writes the records as JSON to ``<BENCH_GC_DIR>/<pid>.gc``. Without the variable it
+does nothing.
 """
 
 from __future__ import annotations
@@ -37,5 +38,5 @@ def _install(path: str) -> None:
     signal.signal(signal.SIGUSR2, write)
 
 
-if log_path := os.environ.get("BENCH_GC_LOG"):
-    _install(log_path)
+if directory := os.environ.get("BENCH_GC_DIR"):
+    _install(os.path.join(directory, f"{os.getpid()}.gc"))
