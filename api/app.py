@@ -26,6 +26,7 @@ from api.heap import settle_heap
 from api.httperrors import graphwire_error_handler, validation_error_handler
 from api.limits import RateLimiter
 from api.metrics import Metrics
+from api.origins import OriginPolicy
 from api.routes import chat_socket, create_router
 from api.runtime import open_graph
 from api.settings import Settings
@@ -73,6 +74,7 @@ def create_app(settings: Settings, *, open_graph_with: GraphOpener = open_graph)
                 graph=graph,
                 registry=registry,
                 auth=authenticator,
+                origins=OriginPolicy(settings.allowed_origins),
                 metrics=metrics,
                 connection_limiter=RateLimiter(per_minute=settings.rate_limit_per_minute),
                 user_limiter=RateLimiter(per_minute=settings.user_rate_limit_per_minute),

@@ -79,8 +79,8 @@ The project's `docs/protocol.md` describes every rule, close code and error code
 
 _CHANNEL_DESCRIPTION = """\
 The chat socket. A JSON Web Token may be given as the `token` query parameter, as an
-`Authorization: Bearer` header, or in an `auth` frame. Handshakes from an `Origin` that is not in
-`GRAPHWIRE_ALLOWED_ORIGINS` are refused with HTTP 403.
+`Authorization: Bearer` header, or in an `auth` frame. Handshakes from an `Origin` other than the
+server's own that is not in `GRAPHWIRE_ALLOWED_ORIGINS` are refused with HTTP 403.
 
 Close codes: 1000 idle timeout; 1008 policy (no `auth` in time, token expired, or a client too slow
 to read); 1009 frame above the size limit; 1012 server restart (every live run ends with `end`

@@ -68,8 +68,11 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="address `graphwire serve` binds")
     port: int = Field(default=8000, ge=0, le=65535)
     allowed_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"],
-        description="Origins allowed for WebSocket handshakes and CORS; ['*'] allows any",
+        default_factory=list,
+        description=(
+            "browser origins allowed for WebSocket handshakes and CORS besides the server's own "
+            "(the address a page it served came from); ['*'] allows any"
+        ),
     )
     # --- authentication (off when neither key is set) ---------------------------------------
     jwt_secret: SecretStr | None = Field(default=None, description="HS256 shared secret")

@@ -11,6 +11,7 @@ from starlette.requests import HTTPConnection
 from api.auth import Authenticator, User
 from api.limits import RateLimiter
 from api.metrics import Metrics
+from api.origins import OriginPolicy
 from api.settings import Settings
 from transport.runs import RunRegistry
 
@@ -28,6 +29,7 @@ class AppState:
     graph: Any
     registry: RunRegistry
     auth: Authenticator
+    origins: OriginPolicy
     metrics: Metrics
     connection_limiter: RateLimiter
     user_limiter: RateLimiter

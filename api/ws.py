@@ -55,7 +55,7 @@ from transport.protocol import (
 from transport.runs import Run, Sink
 from transport.ws import FrameSender, SlowConsumerError
 
-__all__ = ["ChatConnection", "origin_allowed"]
+__all__ = ["ChatConnection"]
 
 log = logging.getLogger("graphwire.ws")
 
@@ -63,11 +63,6 @@ CLOSE_IDLE = 1000
 CLOSE_POLICY = 1008
 CLOSE_RESTART = 1012
 CLOSE_TRY_LATER = 1013
-
-
-def origin_allowed(origin: str | None, allowed: list[str]) -> bool:
-    """Browsers always send ``Origin``; other clients may omit it and are not policed by it."""
-    return origin is None or "*" in allowed or origin.rstrip("/") in allowed
 
 
 class _Refused(Exception):
@@ -133,7 +128,7 @@ class ChatConnection:
 
     async def serve(self) -> None:
         """Handshake checks, then the connection's task group until the socket closes."""
-        if not origin_allowed(self.ws.headers.get("origin"), self.settings.allowed_origins):
+        if not self.state.origins.allows(self.ws.headers.get("origin"), self.ws.scope):
             await self.ws.close(code=CLOSE_POLICY, reason="origin not allowed")  # → HTTP 403
             return
         try:

@@ -147,6 +147,24 @@ def test_a_question_shows_its_steps_sources_and_streamed_answer(page: Page) -> N
         screenshot(page, "answered")
 
 
+def test_the_page_works_on_any_port_with_no_origin_configured(page: Page) -> None:
+    """`graphwire serve --port N` with GRAPHWIRE_ALLOWED_ORIGINS unset: the page it serves
+    connects (its own origin), here under the name localhost for a server on 127.0.0.1."""
+    question = "How do I descale the kettle?"
+    with running(server_settings(allowed_origins=[])) as live:
+        assert live.port != 8000
+        expected = oracle(live, question)
+        page.goto(f"http://localhost:{live.port}/ws/test")
+        expect(page.locator("#status")).to_have_attribute("data-state", "open")
+        turn = ask(page, question)
+        expect(turn).to_have_attribute("data-state", "complete", timeout=SLOW)
+        assert answer(turn) == expected["text"]
+        choose_sse(page)
+        turn = ask(page, question)
+        expect(turn).to_have_attribute("data-state", "complete", timeout=SLOW)
+        assert answer(turn) == expected["text"]
+
+
 def test_escape_stops_the_run_and_the_page_shows_it(page: Page) -> None:
     question = "What does error F3 mean?"
     with serve() as (live, proxy):
