@@ -141,6 +141,9 @@ def test_a_question_shows_its_steps_sources_and_streamed_answer(page: Page) -> N
         assert final == expected["text"]
         assert final.startswith(partial) and len(partial) < len(final)  # it streamed
         assert turn.get_attribute("data-mismatch") is None
+        usage = expected["usage"]
+        tokens = f"{usage['output_tokens']} tokens (prompt {usage['input_tokens']})"
+        expect(turn.locator(".meta .badge-tokens")).to_have_text(tokens)
         expect(page.locator("#stop")).to_be_disabled()
         session = turn.get_attribute("data-session-id")
         expect(page.locator(".session")).to_have_attribute("data-session-id", str(session))

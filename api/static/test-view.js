@@ -118,7 +118,8 @@ export class TurnView {
     this._meta([
       ["agent", data.agent],
       ["model", data.model],
-      data.usage && ["tokens", `${data.usage.total_tokens} tokens`],
+      // the answer's own length, as the CLI shows it; the prompt's tokens beside it
+      data.usage && ["tokens", `${data.usage.output_tokens} tokens (prompt ${data.usage.input_tokens})`],
       data.timing?.first_token_ms != null && ["first token", `${Math.round(data.timing.first_token_ms)} ms first token`],
       data.timing && ["total", `${(data.timing.total_ms / 1000).toFixed(1)} s`],
       this.el.dataset.resumed && ["resumed", `resumed after seq ${this.el.dataset.resumedAfter}`],
