@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.routing import WebSocketRoute
 
 from api.asyncapi import build_asyncapi
@@ -89,7 +90,9 @@ def create_app(settings: Settings, *, open_graph_with: GraphOpener = open_graph)
                     await sweeper
                 await app.state.graphwire.drain()
 
-    app = FastAPI(
+    # /docs and /redoc with their scripts and styles served by the app, not by a CDN: they
+    # work on a machine with no internet, as the rest of the product does.
+    app = FastAPIOffline(
         title="graphwire",
         summary="Streaming LangGraph agents over WebSocket (/ws/chat) and SSE",
         description=(

@@ -400,3 +400,29 @@ def test_graphwire_js_fails_the_run_when_the_token_expires(page: Page) -> None:
     assert result["seen"] == [[0, "text"]]
     assert result["thrown"] == {"name": "GraphwireError", "code": "AUTH_FAILED"}
     assert result["states"][-1] == "closed"
+
+
+def test_the_api_docs_render_with_nothing_fetched_from_the_internet(page: Page) -> None:
+    """/docs and /redoc load their scripts and styles from the app (a CDN may be unreachable)."""
+    fetched: list[str] = []
+
+    def local_only(route: Any) -> None:
+        request = route.request
+        if request.url.startswith(("http://127.0.0.1:", "http://localhost:")):
+            route.continue_()
+            return
+        if request.resource_type not in ("image", "ping"):  # a missing logo renders anyway
+            fetched.append(f"{request.resource_type} {request.url}")
+        route.abort()
+
+    page.route("**/*", local_only)
+    with running(server_settings()) as live:
+        schema = httpx.get(f"{live.http}/openapi.json", timeout=30).json()
+        operations = sum(len(methods) for methods in schema["paths"].values())
+        page.goto(f"{live.http}/docs")
+        expect(page.locator(".opblock")).to_have_count(operations)
+        expect(page.locator(".opblock-summary-path").first).to_contain_text("/api/v1/chat")
+        page.goto(f"{live.http}/redoc")
+        expect(page.locator("h1").first).to_contain_text("graphwire")
+        expect(page.get_by_text("Ask and wait").first).to_be_visible()
+    assert not fetched, f"the docs pages fetched from elsewhere: {fetched}"
