@@ -17,10 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import signal
 import sys
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Annotated, Any, Protocol
@@ -95,11 +96,34 @@ async def run_chat(
 
             asker = _InProcess(await stack.enter_async_context(open_graph(settings or Settings())))
         else:
+            stack.enter_context(_client_progress(Console(stderr=True, highlight=False)))
             client = GraphwireClient(url, token=token, transport=transport)
             asker = _Remote(await stack.enter_async_context(client))
         conversation = _Conversation(asker, as_json=as_json, session=session)
         return await conversation.run(question)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+@contextlib.contextmanager
+def _client_progress(console: Console) -> Iterator[None]:
+    """Show what the client logs (its retries while the server cannot be reached) on stderr."""
+
+    class Progress(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            text = escape(record.getMessage())
+            line = f"[dim]· {text}[/]" if record.levelno < logging.WARNING else f"warning: {text}"
+            console.print(line, soft_wrap=True)
+
+    logger = logging.getLogger("graphwire.client")
+    handler, saved = Progress(), (logger.level, logger.propagate)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # printed here, not a second time by the root's handler
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.level, logger.propagate = saved
 
 
 class _Conversation:

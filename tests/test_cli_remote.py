@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -163,6 +164,33 @@ def test_ctrl_c_stops_the_answer_and_the_conversation_goes_on(transport: str) ->
     assert "Traceback" not in errors
     assert final.session_id == end.session_id  # the same conversation
     assert final.data.agent == "care"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("transport", ["ws", "sse"])
+def test_a_server_not_up_yet_is_waited_for_and_the_waiting_shown(transport: str) -> None:
+    """The CLI started first: it says on stderr what failed and when it tries again, then
+    answers once the server listens."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])  # free once closed; the server takes it later
+    url = f"ws://127.0.0.1:{port}/ws/chat" if transport == "ws" else f"http://127.0.0.1:{port}"
+    with subprocess.Popen(
+        [str(GRAPHWIRE), "chat", "--url", url, "--json", Q],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as process:  # fmt: skip
+        time.sleep(1.5)  # the first attempts meet a closed port
+        try:
+            with running(server_settings(), port=port):
+                out, err = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == 0, err
+    waits = [line for line in err.splitlines() if line.startswith("· ")]
+    assert waits and f"127.0.0.1:{port}" in waits[0] and "retry 1 of 7" in waits[0], err
+    assert "Traceback" not in err
+    (run,) = runs(out)
+    assert_run_invariants(run, reason="complete")
 
 
 # --------------------------------------------------------------------------- refusals

@@ -8,6 +8,7 @@ Sleeping and randomness are injected: the recorded delays are checked against
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -93,6 +94,31 @@ async def test_the_jitter_spans_its_whole_range(transport: Transport) -> None:
     dice = iter([0.0, 1.0, 0.5, 0.25, 0.75])
     delays = await refused(closed_port(), transport, random=lambda: next(dice))
     assert delays == pytest.approx([0.1, 0.1, 0.3, 0.5 * 0.875, 0.5 * 0.625])
+
+
+@pytest.mark.parametrize("transport", ["ws", "sse"])
+async def test_each_retry_is_logged_with_what_failed_and_never_the_token(
+    transport: Transport, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="graphwire.client")
+    port = closed_port()
+    url = f"{address(port, transport)}?token=sekrit-token-123"
+    delays: list[float] = []
+
+    async def record(delay: float) -> None:
+        delays.append(delay)
+
+    client = GraphwireClient(url, initial_delay=INITIAL, max_delay=MAXIMUM, jitter=JITTER,
+                             max_attempts=ATTEMPTS, sleep=record, timeout=5)  # fmt: skip
+    with pytest.raises(ConnectionFailedError) as failed:
+        async with client:
+            pass
+    retries = [r.getMessage() for r in caplog.records if r.name == "graphwire.client"]
+    assert len(retries) == len(delays) == ATTEMPTS - 1
+    for n, (line, delay) in enumerate(zip(retries, delays, strict=True), start=1):
+        assert f"127.0.0.1:{port}" in line, line
+        assert f"trying again in {delay:.1f} s (retry {n} of {ATTEMPTS - 1})" in line, line
+    assert "sekrit" not in " ".join(retries) + str(failed.value)
 
 
 async def test_the_real_clock_waits_at_least_the_delays() -> None:

@@ -13,11 +13,16 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import logging
 import random as _random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from transport.errors import redact
+
 __all__ = ["Backoff"]
+
+log = logging.getLogger("graphwire.client")
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,19 @@ class Backoff:
         ceiling = min(self.maximum, self.initial * 2.0 ** min(retry, 64))
         return ceiling * (1.0 - self.jitter * self.random())
 
-    async def wait(self, retry: int) -> None:
-        """Sleep before retry number ``retry``."""
-        await self.sleep(self.delay(retry))
+    async def wait(self, retry: int, *, after: str | None = None) -> None:
+        """Sleep before retry number ``retry``; ``after`` (what failed) is logged with the delay.
+
+        The log record (INFO, logger ``graphwire.client``) is how a caller shows progress while
+        a server is unreachable: the CLI prints it, an application can route it where it likes.
+        """
+        delay = self.delay(retry)
+        if after is not None:
+            log.info(
+                "%s; trying again in %.1f s (retry %d of %d)",
+                redact(after),  # a URL given with ?token=… must not reach the log
+                delay,
+                retry + 1,
+                self.attempts - 1,
+            )
+        await self.sleep(delay)

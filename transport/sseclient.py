@@ -78,11 +78,12 @@ async def request_json(
             raise _Retry(f"HTTP {response.status_code}") if error is None else error
         except (*_TRANSIENT, _Retry) as exc:
             failures += 1
+            problem = f"{method} {http.base_url.join(url)} failed ({type(exc).__name__}: {exc})"
             if failures >= backoff.attempts:
                 raise ConnectionFailedError(
-                    f"{method} {url} failed {failures} times ({exc})", attempts=failures
+                    f"{problem}, {failures} times in a row", attempts=failures
                 ) from exc
-            await backoff.wait(failures - 1)
+            await backoff.wait(failures - 1, after=problem)
 
 
 class SseChannel:
@@ -150,7 +151,9 @@ class SseChannel:
                         f"in a row failed (last: {problem})",
                         attempts=failures,
                     )
-                await self.backoff.wait(waits)
+                await self.backoff.wait(
+                    waits, after=f"run {run_id} broke off after seq {cursor.last_seq} ({problem})"
+                )
                 waits += 1
         finally:
             self._started.discard(run_id)

@@ -34,6 +34,7 @@ from transport.clienterrors import (
     server_error,
 )
 from transport.cursor import RunCursor
+from transport.errors import redact
 from transport.protocol import (
     AuthFrame,
     AuthSuccessEnvelope,
@@ -74,6 +75,7 @@ class WebSocketChannel:
         self, url: str, *, token: str | None, backoff: Backoff | None = None, timeout: float = 10.0
     ) -> None:
         self.url = url
+        self._shown = redact(url)  # the URL for messages: a ?token=… in it never shows
         self.token = token
         self.backoff = backoff or Backoff()
         self.timeout = timeout
@@ -172,9 +174,10 @@ class WebSocketChannel:
     async def _supervise(self) -> None:
         failures = waits = 0
         pause = False  # the first connection is tried at once; later ones after a backoff delay
+        problem = f"the connection to {self._shown} dropped"
         while not self._closing:
             if pause:
-                await self.backoff.wait(waits)
+                await self.backoff.wait(waits, after=problem)
                 waits += 1
             pause = True
             try:
@@ -187,14 +190,16 @@ class WebSocketChannel:
                 if failures >= self.backoff.attempts:
                     self._fail_all(
                         ConnectionFailedError(
-                            f"could not connect to {self.url} after {failures} attempts "
+                            f"could not connect to {self._shown} after {failures} attempts "
                             f"({type(exc).__name__})",
                             attempts=failures,
                         )
                     )
                     return
+                problem = f"cannot reach {self._shown} ({type(exc).__name__})"
                 continue
             failures = waits = 0
+            problem = f"the connection to {self._shown} dropped"
             fatal = self._fatal(await self._serve(ws))
             if fatal is not None:
                 self._fail_all(fatal)
