@@ -94,7 +94,8 @@ async def run_chat(
         if url is None:
             from api.runtime import open_graph
 
-            asker = _InProcess(await stack.enter_async_context(open_graph(settings or Settings())))
+            graph = open_graph(settings or Settings.load())
+            asker = _InProcess(await stack.enter_async_context(graph))
         else:
             stack.enter_context(_client_progress(Console(stderr=True, highlight=False)))
             client = GraphwireClient(url, token=token, transport=transport)
@@ -284,8 +285,8 @@ def chat(
     try:
         settings = None
         if url is None:
-            given: dict[str, Any] = {"pack": pack, "offline_token_delay": delay}
-            settings = Settings(**{k: v for k, v in given.items() if v is not None})
+            flags = {"offline_token_delay": "--delay"}
+            settings = Settings.load(pack=pack, offline_token_delay=delay, flags=flags)
         status = asyncio.run(
             run_chat(settings, question, session=session, as_json=as_json, url=url,
                      token=token, transport=transport)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -58,12 +58,6 @@ def main() -> None:
     create_cli()()
 
 
-def _settings(**overrides: Any) -> Settings:
-    """Settings from the environment, with the command line's options on top."""
-    given: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
-    return Settings(**given)
-
-
 def _fail(console: Console, message: str, code: int = 2) -> typer.Exit:
     console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
@@ -82,7 +76,7 @@ def serve(
 
     err = Console(stderr=True)
     try:
-        settings = _settings(host=host, port=port, pack=pack)
+        settings = Settings.load(host=host, port=port, pack=pack)
         load_pack(settings.pack)  # a bad pack fails here, with its reason, not inside uvicorn
         check_models(settings)  # and so does a missing API key or an unknown model
         run_server(settings)

@@ -64,7 +64,7 @@ class OriginPolicy:
     """Decides a handshake's ``Origin``; see the module docstring. One per app."""
 
     def __init__(self, allowed: Iterable[str]) -> None:
-        self.allowed = frozenset(a.rstrip("/") for a in allowed)
+        self.allowed = frozenset(allowed)  # as Settings checked them: scheme://host[:port]
         self.any = "*" in self.allowed
         self._refused: set[str] = set()
 

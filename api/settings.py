@@ -11,13 +11,19 @@ Example:
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from transport.errors import ConfigurationError
+
 __all__ = ["Settings"]
+
+_ORIGIN = re.compile(r"\*|https?://[^/?#\s]+")
 
 
 class Settings(BaseSettings):
@@ -112,5 +118,54 @@ class Settings(BaseSettings):
             text = value.strip()
             if text.startswith("["):
                 return json.loads(text)
-            return [part.strip().rstrip("/") for part in text.split(",") if part.strip()]
+            return [part for part in text.split(",") if part.strip()]
         return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        """Each entry is ``*`` or an origin (``scheme://host[:port]``, as a browser sends it)."""
+        origins = [origin.strip().rstrip("/") for origin in value]
+        for origin in origins:
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin: write scheme://host[:port], "
+                    "e.g. http://localhost:3000, with no path"
+                )
+        return origins
+
+    @classmethod
+    def load(cls, *, flags: Mapping[str, str] | None = None, **values: Any) -> Self:
+        """Settings from the environment and ``.env``, with ``values`` (the command line's
+        options; None means not given) on top.
+
+        A bad value raises :class:`ConfigurationError` naming each wrong variable, or the option
+        (``flags`` maps a field to its option when the name differs from ``--field-name``), and
+        what is wrong with it, without the value itself (it may be a secret).
+
+        >>> Settings.load(port=70000)
+        Traceback (most recent call last):
+        transport.errors.ConfigurationError: a setting is wrong: --port: Input should be less than or equal to 65535
+        """  # noqa: E501
+        given = {name: value for name, value in values.items() if value is not None}
+        try:
+            return cls(**given)
+        except ValidationError as exc:
+            problems = []
+            for error in exc.errors(include_url=False, include_input=False):
+                name = str(error["loc"][0]) if error["loc"] else ""
+                if name in given:
+                    where = (flags or {}).get(name, f"--{name.replace('_', '-')}")
+                else:
+                    where = cls._variable(name)
+                problems.append(f"{where}: {error['msg'].removeprefix('Value error, ')}")
+            raise ConfigurationError(f"a setting is wrong: {'; '.join(problems)}") from None
+
+    @classmethod
+    def _variable(cls, name: str) -> str:
+        """The environment variable(s) a field reads."""
+        field = cls.model_fields.get(name)
+        alias = field.validation_alias if field is not None else None
+        if isinstance(alias, AliasChoices):
+            return " or ".join(str(choice) for choice in alias.choices)
+        return f"GRAPHWIRE_{name.upper()}"

@@ -19,6 +19,7 @@ import typer
 from jose import jwt
 
 from api.settings import Settings
+from transport.errors import ConfigurationError
 
 __all__ = ["mint_token", "parse_duration", "token"]
 
@@ -114,7 +115,10 @@ def token(
         raise typer.BadParameter(str(exc), param_hint="--ttl") from None
     if ttl_seconds > _MAX_TTL:
         raise typer.BadParameter("a development token lives at most 366d", param_hint="--ttl")
-    settings = Settings()
+    try:
+        settings = Settings.load()
+    except ConfigurationError as exc:
+        _fail(exc.message)
     if secret is None and settings.jwt_secret is not None:
         secret = settings.jwt_secret.get_secret_value()
     if not secret:

@@ -15,6 +15,7 @@ import pytest
 
 from api.auth import Authenticator
 from api.settings import Settings
+from transport.errors import ConfigurationError
 
 GRAPHWIRE = Path(sys.executable).parent / "graphwire"
 MINIPACK = Path(__file__).parent / "fixtures" / "minipack"
@@ -110,3 +111,53 @@ def test_allowed_origins_from_the_environment(
 ) -> None:
     monkeypatch.setenv("GRAPHWIRE_ALLOWED_ORIGINS", raw)
     assert Settings(_env_file=None).allowed_origins == expected  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("command", "env", "named", "why"),
+    [
+        (["serve"], {"GRAPHWIRE_PORT": "abc"}, "GRAPHWIRE_PORT", "valid integer"),
+        (["serve"], {"GRAPHWIRE_ALLOWED_ORIGINS": "localhost:3000"}, "GRAPHWIRE_ALLOWED_ORIGINS",
+         "'localhost:3000' is not an origin"),
+        (["serve"], {"GRAPHWIRE_ALLOWED_ORIGINS": "http://a.example/app"},
+         "GRAPHWIRE_ALLOWED_ORIGINS", "with no path"),
+        (["serve", "--port", "70000"], {}, "--port", "less than or equal to 65535"),
+        (["chat", "hi"], {"GRAPHWIRE_RUN_TIMEOUT": "-1"}, "GRAPHWIRE_RUN_TIMEOUT", "greater than 0"),
+        (["chat", "--delay", "9", "hi"], {}, "--delay", "less than or equal to 5"),
+        (["token", "--sub", "a"], {"GRAPHWIRE_JWT_LEEWAY": "sekrit-value"},
+         "GRAPHWIRE_JWT_LEEWAY", "valid number"),
+    ],
+)  # fmt: skip
+def test_a_wrong_setting_is_a_clear_error_not_a_traceback(
+    tmp_path: Path, command: list[str], env: dict[str, str], named: str, why: str
+) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GRAPHWIRE_")}
+    result = subprocess.run(
+        [str(GRAPHWIRE), *command], capture_output=True, text=True, timeout=60, check=False,
+        env={**clean, **env}, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: a setting is wrong: "), result.stderr
+    assert named in result.stderr and why in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert all(value not in result.stderr for value in env.values() if "sekrit" in value)
+
+
+def test_settings_name_the_variables_a_field_reads(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env
+    monkeypatch.setenv("GRAPHWIRE_MAX_CONNECTIONS", "0")
+    monkeypatch.setenv("GRAPHWIRE_SEND_TIMEOUT", "soon")
+    with pytest.raises(ConfigurationError) as wrong:
+        Settings.load(top_k=None)  # None: not given on the command line
+    problems = wrong.value.message.removeprefix("a setting is wrong: ").split("; ")
+    assert [p.split(":")[0] for p in problems] == [
+        "GRAPHWIRE_MAX_CONNECTIONS",
+        "GRAPHWIRE_SEND_TIMEOUT",
+    ]
+    assert "greater than or equal to 1" in problems[0] and "valid number" in problems[1]
+    monkeypatch.delenv("GRAPHWIRE_MAX_CONNECTIONS")
+    monkeypatch.delenv("GRAPHWIRE_SEND_TIMEOUT")
+    assert Settings.load(top_k=7, port=None).top_k == 7  # the command line's values on top
+    assert Settings._variable("openai_api_key") == "GRAPHWIRE_OPENAI_API_KEY or OPENAI_API_KEY"
