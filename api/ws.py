@@ -5,33 +5,29 @@ notices a vanished client even while the graph is silent), a bounded outbound qu
 (:class:`transport.ws.FrameSender`: whoever has something to send sends it, no writer task),
 and timers for the auth deadline, token expiry, idle timeout and stalled sends.
 
-For each run it listens to with envelopes to replay, a forwarder task reads the run's log until
-it has caught up; from then on (and at once when there is nothing to replay, as for a run it
-has just started) the run's own task hands each new envelope straight to the socket (a sink,
-:meth:`transport.runs.RunRegistry.push_to`), so a live token costs no task switch. A client too
-slow for that goes back to a forwarder. Runs belong to the registry, not to the socket: when
-the socket goes, it stops listening and the runs carry on
-for the grace period.
+How the runs' envelopes reach the socket (replayed by a forwarder, then pushed by the run's own
+task) is :class:`api.listening.RunListeners`, made when the socket first listens to a run. Runs
+belong to the registry, not to the socket: when the socket goes, it stops listening and the runs
+carry on for the grace period.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import secrets
 import time
 from collections.abc import Coroutine
-from contextlib import aclosing
 from typing import Any
 
-from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from api.auth import AuthError, User, extract_token
+from api.frames import FrameRefused, frame_ids, read_frame
 from api.httperrors import error_response
 from api.intake import start_run
+from api.listening import RunListeners
 from api.state import ANONYMOUS, AppState
 from transport.errors import GraphwireError, describe_exception
 from transport.protocol import (
@@ -50,9 +46,7 @@ from transport.protocol import (
     ResumeFrame,
     StopFrame,
     SubscribeFrame,
-    parse_client_frame,
 )
-from transport.runs import Run, Sink
 from transport.ws import FrameSender, SlowConsumerError
 
 __all__ = ["ChatConnection"]
@@ -63,14 +57,6 @@ CLOSE_IDLE = 1000
 CLOSE_POLICY = 1008
 CLOSE_RESTART = 1012
 CLOSE_TRY_LATER = 1013
-
-
-class _Refused(Exception):
-    """A frame refused before any run started: one ``error`` envelope, the socket stays open."""
-
-    def __init__(self, error: GraphwireError, *, run_id: str | None, session_id: str | None):
-        super().__init__(error.message)
-        self.error, self.run_id, self.session_id = error, run_id, session_id
 
 
 class ChatConnection:
@@ -86,15 +72,12 @@ class ChatConnection:
         "_main",
         "_sent_counter",
         "_timers",
-        "forwarders",
         "id",
         "last_activity",
-        "pushing",
+        "listeners",
         "sender",
         "settings",
-        "started",
         "state",
-        "subscriptions",
         "user",
         "ws",
     )
@@ -113,10 +96,7 @@ class ChatConnection:
             on_failure=self._socket_failed,
         )
         self._sent_counter = state.metrics.envelopes_sent
-        self.forwarders: dict[str, asyncio.Task[None]] = {}
-        self.pushing: dict[str, tuple[Run, Sink]] = {}
-        self.started: list[Run] = []
-        self.subscriptions: dict[str, tuple[asyncio.Queue[Run], asyncio.Task[None]]] = {}
+        self.listeners: RunListeners | None = None  # made when the first run is listened to
         self.last_activity = time.monotonic()
         self._closed = False
         self._close_code: tuple[int, str] | None = None
@@ -180,13 +160,11 @@ class ChatConnection:
             for timer in self._timers.values():
                 timer.cancel()
             self.sender.abandon()
-            for task in [*self.forwarders.values(), *(self._chores or ())]:
+            for task in self._chores or ():
                 task.cancel()
-            for run_id in list(self.pushing):
-                self._stop_pushing(run_id)
-            for session_id, (queue, task) in self.subscriptions.items():
-                task.cancel()
-                self.state.registry.unsubscribe(session_id, queue)
+            if self.listeners is not None:
+                self.listeners.close()
+                self.listeners = None  # it calls back into this connection: no cycle left
             self.state.connection_limiter.forget(self.id)
             await self._close_socket()
 
@@ -223,11 +201,7 @@ class ChatConnection:
         )
 
     def _idle_check(self) -> None:
-        listening = (
-            any(not t.done() for t in self.forwarders.values())
-            or any(run.active for run, _ in self.pushing.values())
-            or self.subscriptions
-        )
+        listening = self.listeners is not None and self.listeners.listening
         quiet_for = time.monotonic() - self.last_activity
         if not listening and quiet_for >= self.settings.idle_timeout:
             self._finish(CLOSE_IDLE, "idle timeout")
@@ -241,7 +215,7 @@ class ChatConnection:
         started = self.sender.sending_since
         if started is not None and time.monotonic() - started > self.settings.send_timeout:
             log.info("connection %s is not reading: closing it", self.id)
-            self._finish(CLOSE_POLICY, "client too slow")
+            self._too_slow()
             return
         self._timers["send"] = loop.call_later(self.settings.send_timeout / 2, self._send_check)
 
@@ -283,7 +257,7 @@ class ChatConnection:
 
     async def close_for_restart(self) -> None:
         """Server shutdown: let queued envelopes (the runs' ends) go out, then close 1012."""
-        pumping = [t for t in self.forwarders.values() if not t.done()]
+        pumping = self.listeners.replaying() if self.listeners is not None else []
         if pumping:  # the runs have ended: each forwarder stops once it has queued the end
             await asyncio.wait(pumping, timeout=self.settings.send_timeout)
         await self._end_after_flush(CLOSE_RESTART, "server restart")
@@ -295,73 +269,45 @@ class ChatConnection:
 
     def _socket_failed(self, exc: BaseException) -> None:
         """A send that had to wait for the client failed (the socket is gone)."""
+        self._gone()
+
+    def _gone(self) -> None:
         self._finish(CLOSE_IDLE, "")
+
+    def _too_slow(self) -> None:
+        self._finish(CLOSE_POLICY, "client too slow")
+
+    def _runs(self) -> RunListeners:
+        """The runs this socket listens to, made on first use."""
+        if self.listeners is None:
+            self.listeners = RunListeners(
+                self.state.registry,
+                self.sender,
+                on_error=self._send_error,
+                on_slow=self._too_slow,
+                on_gone=self._gone,
+            )
+        return self.listeners
 
     async def _receive(self) -> None:
         while True:
             message = await self.ws.receive()
             if message["type"] == "websocket.disconnect":
-                self._finish(CLOSE_IDLE, "")
+                self._gone()
                 return
             self.last_activity = time.monotonic()
-            raw = message.get("text")
-            if raw is None:
-                raw_bytes = message.get("bytes") or b""
-                size = len(raw_bytes)
-            else:
-                size = len(raw.encode("utf-8"))
             try:
-                if size > self.settings.max_frame_bytes:
-                    limit = self.settings.max_frame_bytes
-                    raise _Refused(
-                        GraphwireError(
-                            f"a frame of {size} bytes is over the {limit}-byte limit",
-                            code=ErrorCode.MESSAGE_TOO_LARGE,
-                        ),
-                        run_id=None,
-                        session_id=None,
-                    )
-                if raw is None:
-                    raw = raw_bytes.decode("utf-8", errors="strict")
-                await self._handle(raw)
-            except _Refused as refused:
-                await self._send_error(
-                    describe_exception(refused.error), refused.run_id, refused.session_id
-                )
-            except UnicodeDecodeError:
-                await self._send_error(
-                    ErrorData(code=ErrorCode.INVALID_MESSAGE, message="a frame must be UTF-8 JSON"),
-                    None,
-                    None,
-                )
+                frame = read_frame(message, max_bytes=self.settings.max_frame_bytes)
+            except FrameRefused as refused:  # unreadable: MESSAGE_TOO_LARGE, INVALID_MESSAGE
+                error = describe_exception(refused.error)
+                await self._send_error(error, refused.run_id, refused.session_id)
+                continue
+            try:
+                await self._dispatch(frame)
+            except GraphwireError as exc:  # refused by the server: FORBIDDEN, BUSY, …
+                await self._send_error(describe_exception(exc), *frame_ids(frame))
 
     # ------------------------------------------------------------------ frames
-
-    async def _handle(self, raw: str) -> None:
-        try:
-            decoded = json.loads(raw)
-        except json.JSONDecodeError:
-            raise _Refused(
-                GraphwireError("a frame must be a JSON object", code=ErrorCode.INVALID_MESSAGE),
-                run_id=None,
-                session_id=None,
-            ) from None
-        run_id = decoded.get("run_id") if isinstance(decoded, dict) else None
-        session_id = decoded.get("session_id") if isinstance(decoded, dict) else None
-        run_id = run_id if isinstance(run_id, str) else None
-        session_id = session_id if isinstance(session_id, str) else None
-        try:
-            frame = parse_client_frame(decoded)
-        except ValidationError as exc:
-            raise _Refused(
-                GraphwireError(_explain(exc), code=ErrorCode.INVALID_MESSAGE),
-                run_id=run_id,
-                session_id=session_id,
-            ) from None
-        try:
-            await self._dispatch(frame)
-        except GraphwireError as exc:
-            raise _Refused(exc, run_id=run_id, session_id=session_id) from None
 
     async def _dispatch(self, frame: object) -> None:
         if isinstance(frame, PingFrame):
@@ -377,9 +323,9 @@ class ChatConnection:
             await self._stop(frame, user)
         elif isinstance(frame, ResumeFrame):
             run = self.state.registry.get(frame.run_id, user_id=user.id)
-            self._forward(run, after_seq=frame.after_seq, replace=True)
+            self._runs().forward(run, after_seq=frame.after_seq, replace=True)
         elif isinstance(frame, SubscribeFrame):
-            await self._subscribe(frame.session_id, user)
+            await self._runs().subscribe(frame.session_id, user_id=user.id)
 
     def _require_user(self) -> User:
         if self.user is None:
@@ -417,91 +363,13 @@ class ChatConnection:
             run_id=frame.run_id,
             options=frame.options,
         )
-        self.started = [r for r in self.started if r.active]  # (a long-lived socket's history)
-        self.started.append(run)
-        self._forward(run, after_seq=-1)
+        self._runs().start(run)
 
     async def _stop(self, frame: StopFrame, user: User) -> None:
         if frame.run_id is not None:
             await self.state.registry.cancel_for(user_id=user.id, run_id=frame.run_id)
-            return
-        for run in [r for r in self.started if r.active]:
-            await self.state.registry.cancel(run)
-
-    async def _subscribe(self, session_id: str, user: User) -> None:
-        if session_id in self.subscriptions:
-            return
-        queue = await self.state.registry.subscribe(session_id, user_id=user.id)
-        for run in self.state.registry.active_runs(session_id):
-            self._forward(run, after_seq=-1)
-
-        async def forward_new_runs() -> None:
-            while True:
-                self._forward(await queue.get(), after_seq=-1)
-
-        self.subscriptions[session_id] = (queue, asyncio.create_task(forward_new_runs()))
-
-    def _forward(self, run: Run, *, after_seq: int, replace: bool = False) -> None:
-        """Send the run's envelopes after ``after_seq`` on this socket (once per run)."""
-        current = self.forwarders.get(run.run_id)
-        listening = run.run_id in self.pushing or (current is not None and not current.done())
-        if listening and not replace:
-            return
-        self._stop_pushing(run.run_id)
-        if current is not None:
-            current.cancel()
-            del self.forwarders[run.run_id]
-        sink = self._sink(run)
-        if self.state.registry.push_to(run, sink, after_seq=after_seq):  # nothing to replay
-            self.pushing[run.run_id] = (run, sink)
-            return
-        self.forwarders[run.run_id] = asyncio.create_task(self._pump(run, after_seq, sink))
-
-    async def _pump(self, run: Run, after_seq: int, sink: Sink) -> None:
-        """Read the run's log until caught up, then let the run push to this socket."""
-        registry = self.state.registry
-        try:
-            async with aclosing(registry.follow(run, after_seq=after_seq)) as envelopes:
-                async for envelope in envelopes:
-                    await self.sender.put(envelope)
-                    seq = envelope.seq  # no await between reading it and asking to be pushed to
-                    if seq is not None and registry.push_to(run, sink, after_seq=seq):
-                        self.pushing[run.run_id] = (run, sink)
-                        return
-        except GraphwireError as exc:  # the log no longer holds that range
-            await self._send_error(describe_exception(exc), run.run_id, run.session_id)
-        except SlowConsumerError:
-            self._finish(CLOSE_POLICY, "client too slow")
-        except (WebSocketDisconnect, ConnectionError, RuntimeError):
-            self._finish(CLOSE_IDLE, "")  # the socket is gone; the receive loop ends too
-
-    def _sink(self, run: Run) -> Sink:
-        """What the run's task calls with each live envelope: send it now, never wait."""
-
-        def deliver(envelope: Any) -> bool:
-            if envelope.type == "end":  # the registry drops the run's sinks after its end
-                self.pushing.pop(run.run_id, None)
-            try:
-                if self.sender.offer(envelope):
-                    return True
-            except (WebSocketDisconnect, ConnectionError, RuntimeError):
-                self.pushing.pop(run.run_id, None)
-                self._finish(CLOSE_IDLE, "")
-                return False
-            # The queue is full: this client reads slower than the run writes. Go back to
-            # reading the log from this envelope on, at the client's pace (bounded by put).
-            self.pushing.pop(run.run_id, None)
-            self.forwarders[run.run_id] = asyncio.create_task(
-                self._pump(run, envelope.seq - 1, self._sink(run))
-            )
-            return False
-
-        return deliver
-
-    def _stop_pushing(self, run_id: str) -> None:
-        listening = self.pushing.pop(run_id, None)
-        if listening is not None:
-            self.state.registry.stop_pushing(*listening)
+        elif self.listeners is not None:
+            await self.listeners.stop_started()
 
     async def _send_error(
         self, data: ErrorData, run_id: str | None = None, session_id: str | None = None
@@ -510,17 +378,4 @@ class ChatConnection:
         try:
             await self.sender.put(envelope)
         except SlowConsumerError:
-            self._finish(CLOSE_POLICY, "client too slow")
-
-
-def _explain(exc: ValidationError) -> str:
-    errors = exc.errors()
-    if not errors:
-        return "invalid frame"
-    first = errors[0]
-    if first["type"] == "union_tag_invalid":
-        return "unknown frame type; expected auth, message, stop, resume, subscribe or ping"
-    if first["type"] in ("union_tag_not_found", "model_attributes_type"):
-        return "a frame must be a JSON object with a 'type'"
-    where = ".".join(str(p) for p in first["loc"][1:])  # loc[0] is the frame type
-    return f"invalid frame: {where}: {first['msg']}" if where else f"invalid frame: {first['msg']}"
+            self._too_slow()
