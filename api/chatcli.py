@@ -105,18 +105,24 @@ async def run_chat(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+class _Progress(logging.Handler):
+    """Prints a client log record as a dim ``· …`` line (a warning as ``warning: …``)."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__()
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = escape(record.getMessage())
+        line = f"[dim]· {text}[/]" if record.levelno < logging.WARNING else f"warning: {text}"
+        self.console.print(line, soft_wrap=True)
+
+
 @contextlib.contextmanager
 def _client_progress(console: Console) -> Iterator[None]:
     """Show what the client logs (its retries while the server cannot be reached) on stderr."""
-
-    class Progress(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            text = escape(record.getMessage())
-            line = f"[dim]· {text}[/]" if record.levelno < logging.WARNING else f"warning: {text}"
-            console.print(line, soft_wrap=True)
-
     logger = logging.getLogger("graphwire.client")
-    handler, saved = Progress(), (logger.level, logger.propagate)
+    handler, saved = _Progress(console), (logger.level, logger.propagate)
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False  # printed here, not a second time by the root's handler
