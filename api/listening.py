@@ -101,8 +101,8 @@ class RunListeners:
         """Forward the conversation's runs going now and every run it starts from now on."""
         if session_id in self.subscriptions:
             return
-        queue = await self.registry.subscribe(session_id, user_id=user_id)
-        for run in self.registry.active_runs(session_id):
+        queue = await self.registry.sessions.subscribe(session_id, user_id=user_id)
+        for run in self.registry.sessions.active_runs(session_id):
             self.forward(run, after_seq=-1)
 
         async def forward_new_runs() -> None:
@@ -135,7 +135,7 @@ class RunListeners:
             self._stop_pushing(run_id)
         for session_id, (queue, task) in self.subscriptions.items():
             task.cancel()
-            self.registry.unsubscribe(session_id, queue)
+            self.registry.sessions.unsubscribe(session_id, queue)
 
     async def _pump(self, run: Run, after_seq: int, sink: Sink) -> None:
         """Read the run's log until caught up, then let the run push to this socket."""

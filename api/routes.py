@@ -221,7 +221,7 @@ def create_router() -> APIRouter:
     async def session_messages(session_id: str, user: UserDep, request: Request) -> dict[str, Any]:
         """The conversation so far: every run that has ended (a run is saved as it ends)."""
         state = app_state(request)
-        if not await state.registry.check_session(session_id, user_id=user.id):
+        if not await state.registry.sessions.check(session_id, user_id=user.id):
             raise GraphwireError(f"no conversation {session_id}", code=ErrorCode.NOT_FOUND)
         snapshot = await state.graph.aget_state({"configurable": {"thread_id": session_id}})
         messages = snapshot.values.get("messages", []) if snapshot else []
@@ -236,7 +236,7 @@ def create_router() -> APIRouter:
     async def forget_session(session_id: str, user: UserDep, request: Request) -> Response:
         """Forget the conversation: its runs stop and its history is deleted."""
         state = app_state(request)
-        if not await state.registry.check_session(session_id, user_id=user.id):
+        if not await state.registry.sessions.check(session_id, user_id=user.id):
             raise GraphwireError(f"no conversation {session_id}", code=ErrorCode.NOT_FOUND)
         await state.registry.forget_session(session_id, user_id=user.id)
         await state.graph.checkpointer.adelete_thread(session_id)

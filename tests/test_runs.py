@@ -85,7 +85,7 @@ async def test_a_conversation_belongs_to_its_user(minipack: DomainPack) -> None:
             await call
         assert denied.value.code == ErrorCode.FORBIDDEN
     with pytest.raises(GraphwireError):
-        await registry.subscribe("s_alice", user_id="mallory")
+        await registry.sessions.subscribe("s_alice", user_id="mallory")
     with pytest.raises(NotFoundError):
         registry.get("r_nope", user_id="alice")
     with pytest.raises(GraphwireError) as reused:
@@ -153,10 +153,10 @@ async def test_close_ends_every_active_run(minipack: DomainPack) -> None:
 
 async def test_subscribers_hear_of_new_runs(minipack: DomainPack) -> None:
     registry = _registry(minipack)
-    queue = await registry.subscribe("s_sub", user_id="alice")
+    queue = await registry.sessions.subscribe("s_sub", user_id="alice")
     run = await registry.start(question=Q, user_id="alice", session_id="s_sub")
     assert queue.get_nowait() is run
-    registry.unsubscribe("s_sub", queue)
+    registry.sessions.unsubscribe("s_sub", queue)
     await registry.start(
         question="How heavy is it?", user_id="alice", session_id="s_sub", multitask="enqueue"
     )
@@ -282,8 +282,8 @@ async def test_ownership_survives_a_restart(minipack: DomainPack, tmp_path: Any)
         with pytest.raises(GraphwireError) as denied:
             await after.start(question=Q, user_id="mallory", session_id="s_kept")
         assert denied.value.code == ErrorCode.FORBIDDEN
-        assert await after.check_session("s_kept", user_id="alice")
-        assert not await after.check_session("s_new", user_id="mallory")
+        assert await after.sessions.check("s_kept", user_id="alice")
+        assert not await after.sessions.check("s_new", user_id="mallory")
         run = await after.start(
             question="How do I descale it?", user_id="alice", session_id="s_kept"
         )
@@ -331,7 +331,7 @@ async def test_a_finished_run_leaves_no_timer_and_its_idle_conversation_is_forgo
     # Its last listener left with the end: no orphan timer is left to fire 30 s later.
     assert run._orphan_timer is None and run.listeners == 0
     assert registry.sweep() == 1
-    assert "s_kept" not in registry._sessions  # nothing of the conversation is held here ...
+    assert "s_kept" not in registry.sessions  # nothing of the conversation is held here ...
     with pytest.raises(GraphwireError) as refused:  # ... and its stored owner still guards it
         await registry.start(question=Q, user_id="mallory", session_id="s_kept")
     assert refused.value.code == ErrorCode.FORBIDDEN

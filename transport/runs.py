@@ -4,6 +4,8 @@ Each run is a task that writes the transformer's envelopes to its own event log;
 connections, SSE responses and in-process iterators read that log from any seq. Runs are
 serialised per session (``BUSY``, or ``multitask`` ``interrupt`` / ``enqueue``); a run nobody
 listens to for ``grace`` seconds is cancelled; a finished run's log is kept ``retention`` seconds.
+Who owns each conversation, and who subscribes to it, is :class:`transport.sessions.Sessions`
+(``registry.sessions``).
 
 Example:
     >>> registry = RunRegistry(graph)                                       # doctest: +SKIP
@@ -36,6 +38,7 @@ from transport.protocol import (
     ErrorCode,
     RunEnvelope,
 )
+from transport.sessions import Sessions
 from transport.transformer import TIME_LIMIT, RunTransformer, transform
 
 __all__ = ["Multitask", "Run", "RunObserver", "RunRegistry", "Sink"]
@@ -46,7 +49,6 @@ Multitask = Literal["reject", "interrupt", "enqueue"]
 Sink = Callable[[RunEnvelope], bool]
 """Takes a run's live envelope synchronously from the run's task, without waiting; returns
 False to be dropped (it could not keep up and goes back to reading the log)."""
-ANONYMOUS_OWNER = "anonymous"  # conversations stored before owners were recorded
 
 
 class RunObserver(Protocol):
@@ -79,16 +81,6 @@ class Run:
         return not self.done.is_set()
 
 
-@dataclass(eq=False)
-class _Session:
-    owner: str
-    runs: list[Run] = field(default_factory=list)  # started or queued, oldest first
-    subscribers: set[asyncio.Queue[Run]] = field(default_factory=set)
-
-    def active_runs(self) -> list[Run]:
-        return [r for r in self.runs if r.active]
-
-
 class RunRegistry:
     """Starts, tracks, serves and cancels runs; one per server process."""
 
@@ -114,7 +106,8 @@ class RunRegistry:
         )
         self.clock = clock
         self._runs: dict[str, Run] = {}
-        self._sessions: dict[str, _Session] = {}
+        saver = getattr(graph, "checkpointer", None)
+        self.sessions = Sessions(saver if isinstance(saver, BaseCheckpointSaver) else None)
         self._closing = False
         self._background: set[asyncio.Task[None]] = set()
 
@@ -137,46 +130,6 @@ class RunRegistry:
         if run.user_id != user_id:
             raise GraphwireError("this run belongs to another user", code=ErrorCode.FORBIDDEN)
         return run
-
-    async def check_session(self, session_id: str, *, user_id: str) -> bool:
-        """Whether the conversation exists; ``FORBIDDEN`` if it belongs to someone else.
-
-        A conversation this process has not seen yet may still be in the checkpointer (a restart):
-        its stored ``owner`` decides, and this process remembers it from then on.
-        """
-        session = self._sessions.get(session_id)
-        if session is None:
-            owner = await self._stored_owner(session_id)
-            if owner is None:
-                return False
-            session = self._sessions.setdefault(session_id, _Session(owner=owner))
-        if session.owner != user_id:
-            raise GraphwireError(
-                "this conversation belongs to another user", code=ErrorCode.FORBIDDEN
-            )
-        return True
-
-    async def claim_session(self, session_id: str, *, user_id: str) -> None:
-        """Record ``user_id`` as the owner of ``session_id`` (checked first)."""
-        if not await self.check_session(session_id, user_id=user_id):
-            self._sessions[session_id] = _Session(owner=user_id)
-
-    async def _stored_owner(self, session_id: str) -> str | None:
-        """The owner the checkpointer holds for the conversation; None if none is stored.
-
-        Read straight from the checkpointer: the graph's ``aget_state`` would also work out
-        the next steps of the graph, which costs more than the lookup on every new session.
-        """
-        saver = getattr(self.graph, "checkpointer", None)
-        if not isinstance(saver, BaseCheckpointSaver):
-            return None
-        stored = await saver.aget_tuple({"configurable": {"thread_id": session_id}})
-        if stored is None:
-            return None
-        values = stored.checkpoint.get("channel_values") or {}
-        if not values.get("messages"):
-            return None
-        return str(values.get("owner") or ANONYMOUS_OWNER)
 
     # ------------------------------------------------------------------ starting
 
@@ -205,10 +158,9 @@ class RunRegistry:
             )
         if not session_id:  # a new conversation: nothing stored can own the id we mint
             session_id = new_session_id()
-            self._sessions[session_id] = _Session(owner=user_id)
+            session = self.sessions.open(session_id, owner=user_id)
         else:
-            await self.claim_session(session_id, user_id=user_id)
-        session = self._sessions[session_id]
+            session = await self.sessions.claim(session_id, user_id=user_id)
         running = session.active_runs()
         if running and multitask == "reject":
             raise GraphwireError(
@@ -390,30 +342,14 @@ class RunRegistry:
             self._background.add(task)
             task.add_done_callback(self._background.discard)
 
-    async def subscribe(self, session_id: str, *, user_id: str) -> asyncio.Queue[Run]:
-        """A queue that receives every run started in ``session_id`` from now on."""
-        await self.claim_session(session_id, user_id=user_id)
-        queue: asyncio.Queue[Run] = asyncio.Queue()
-        self._sessions[session_id].subscribers.add(queue)
-        return queue
-
-    def unsubscribe(self, session_id: str, queue: asyncio.Queue[Run]) -> None:
-        session = self._sessions.get(session_id)
-        if session is not None:
-            session.subscribers.discard(queue)
-
-    def active_runs(self, session_id: str) -> list[Run]:
-        session = self._sessions.get(session_id)
-        return session.active_runs() if session else []
-
     # ------------------------------------------------------------------ housekeeping
 
     async def forget_session(self, session_id: str, *, user_id: str) -> None:
         """Stop the session's runs and forget it (its conversation is deleted by the caller)."""
-        if not await self.check_session(session_id, user_id=user_id):
+        if not await self.sessions.check(session_id, user_id=user_id):
             return
-        session = self._sessions.pop(session_id)
-        for run in session.runs:
+        session = self.sessions.pop(session_id)
+        for run in session.runs if session is not None else []:
             await self.cancel(run)
             self._runs.pop(run.run_id, None)
 
@@ -428,12 +364,7 @@ class RunRegistry:
         ]
         for run in expired:
             del self._runs[run.run_id]
-            session = self._sessions.get(run.session_id)
-            if session is not None:
-                session.runs.remove(run)
-                if not session.runs and not session.subscribers:
-                    # Nothing of it left here; its stored owner still guards it (check_session).
-                    del self._sessions[run.session_id]
+            self.sessions.drop_run(run)
         return len(expired)
 
     async def sweep_forever(self, interval: float = 5.0) -> None:
