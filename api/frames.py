@@ -28,6 +28,8 @@ from transport.protocol import ClientFrame, ErrorCode, parse_client_frame
 
 __all__ = ["FrameRefused", "frame_ids", "read_frame"]
 
+_NO_TYPE = "a frame must be a JSON object with a 'type'"
+
 
 class FrameRefused(Exception):
     """A frame refused before any run started: one ``error`` envelope, the socket stays open."""
@@ -58,7 +60,7 @@ def read_frame(message: Mapping[str, Any], *, max_bytes: int) -> ClientFrame:
     except json.JSONDecodeError:
         raise _invalid("a frame must be a JSON object") from None
     if not isinstance(decoded, dict):
-        raise _invalid("a frame must be a JSON object with a 'type'")
+        raise _invalid(_NO_TYPE)
     run_id, session_id = _ids(decoded)
     try:
         return parse_client_frame(decoded)
@@ -94,6 +96,6 @@ def _explain(exc: ValidationError) -> str:
     if first["type"] == "union_tag_invalid":
         return "unknown frame type; expected auth, message, stop, resume, subscribe or ping"
     if first["type"] in ("union_tag_not_found", "model_attributes_type"):
-        return "a frame must be a JSON object with a 'type'"
+        return _NO_TYPE
     where = ".".join(str(p) for p in first["loc"][1:])  # loc[0] is the frame type
     return f"invalid frame: {where}: {first['msg']}" if where else f"invalid frame: {first['msg']}"

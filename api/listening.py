@@ -30,11 +30,12 @@ from transport.protocol import ErrorData
 from transport.runs import Run, RunRegistry, Sink
 from transport.ws import FrameSender, SlowConsumerError
 
-__all__ = ["RunListeners"]
+__all__ = ["SOCKET_GONE", "RunListeners"]
 
 ErrorSender = Callable[[ErrorData, str | None, str | None], Awaitable[None]]
 
-_GONE = (WebSocketDisconnect, ConnectionError, RuntimeError)  # Starlette: RuntimeError too
+SOCKET_GONE = (WebSocketDisconnect, ConnectionError, RuntimeError)
+"""What a send or receive raises when the peer went away (Starlette says so with RuntimeError)."""
 
 
 class RunListeners:
@@ -152,7 +153,7 @@ class RunListeners:
             await self.on_error(describe_exception(exc), run.run_id, run.session_id)
         except SlowConsumerError:
             self.on_slow()
-        except _GONE:
+        except SOCKET_GONE:
             self.on_gone()  # the socket is gone; the receive loop ends too
 
     def _sink(self, run: Run) -> Sink:
@@ -164,7 +165,7 @@ class RunListeners:
             try:
                 if self.sender.offer(envelope):
                     return True
-            except _GONE:
+            except SOCKET_GONE:
                 self.pushing.pop(run.run_id, None)
                 self.on_gone()
                 return False

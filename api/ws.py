@@ -21,13 +21,13 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocket, WebSocketState
 
 from api.auth import AuthError, User, extract_token
 from api.frames import FrameRefused, frame_ids, read_frame
 from api.httperrors import error_response
 from api.intake import start_run
-from api.listening import RunListeners
+from api.listening import SOCKET_GONE, RunListeners
 from api.state import ANONYMOUS, AppState
 from transport.errors import GraphwireError, describe_exception
 from transport.protocol import (
@@ -153,7 +153,7 @@ class ChatConnection:
                 raise  # cancelled from outside: not ours to swallow
             if self._main is not None:
                 self._main.uncancel()
-        except (WebSocketDisconnect, ConnectionError, RuntimeError):
+        except SOCKET_GONE:
             pass  # the peer went away mid-send (Starlette says so with RuntimeError)
         finally:
             self._closed = True
