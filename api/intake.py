@@ -10,7 +10,8 @@ from api.settings import Settings
 from api.state import AppState
 from transport.errors import GraphwireError
 from transport.protocol import ErrorCode
-from transport.runs import Multitask, Run
+from transport.run import Run
+from transport.runs import Multitask
 
 __all__ = ["check_message", "start_run"]
 

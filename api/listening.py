@@ -27,7 +27,8 @@ from starlette.websockets import WebSocketDisconnect
 
 from transport.errors import GraphwireError, describe_exception
 from transport.protocol import ErrorData
-from transport.runs import Run, RunRegistry, Sink
+from transport.run import Run, Sink
+from transport.runs import RunRegistry
 from transport.ws import FrameSender, SlowConsumerError
 
 __all__ = ["SOCKET_GONE", "RunListeners"]
@@ -123,7 +124,7 @@ class RunListeners:
             current.cancel()
             del self.forwarders[run.run_id]
         sink = self._sink(run)
-        if self.registry.push_to(run, sink, after_seq=after_seq):  # nothing to replay
+        if run.push_to(sink, after_seq=after_seq):  # nothing to replay
             self.pushing[run.run_id] = (run, sink)
             return
         self.forwarders[run.run_id] = asyncio.create_task(self._pump(run, after_seq, sink))
@@ -140,13 +141,12 @@ class RunListeners:
 
     async def _pump(self, run: Run, after_seq: int, sink: Sink) -> None:
         """Read the run's log until caught up, then let the run push to this socket."""
-        registry = self.registry
         try:
-            async with aclosing(registry.follow(run, after_seq=after_seq)) as envelopes:
+            async with aclosing(run.follow(after_seq)) as envelopes:
                 async for envelope in envelopes:
                     await self.sender.put(envelope)
                     seq = envelope.seq  # no await between reading it and asking to be pushed to
-                    if seq is not None and registry.push_to(run, sink, after_seq=seq):
+                    if seq is not None and run.push_to(sink, after_seq=seq):
                         self.pushing[run.run_id] = (run, sink)
                         return
         except GraphwireError as exc:  # the log no longer holds that range
@@ -160,7 +160,7 @@ class RunListeners:
         """What the run's task calls with each live envelope: send it now, never wait."""
 
         def deliver(envelope: Any) -> bool:
-            if envelope.type == "end":  # the registry drops the run's sinks after its end
+            if envelope.type == "end":  # the run drops its sinks after its end
                 self.pushing.pop(run.run_id, None)
             try:
                 if self.sender.offer(envelope):
@@ -182,4 +182,5 @@ class RunListeners:
     def _stop_pushing(self, run_id: str) -> None:
         listening = self.pushing.pop(run_id, None)
         if listening is not None:
-            self.registry.stop_pushing(*listening)
+            run, sink = listening
+            run.stop_pushing(sink)

@@ -10,9 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.websockets import WebSocket
 
-from api.auth import User, extract_token
+from api.auth import ANONYMOUS, User, extract_token
 from api.intake import start_run
-from api.state import ANONYMOUS, AppState, app_state
+from api.state import AppState, app_state
 from api.ws import ChatConnection
 from transport.errors import (
     GraphwireError,
@@ -21,7 +21,7 @@ from transport.errors import (
     describe_exception,
 )
 from transport.protocol import EndEnvelope, ErrorCode, ErrorEnvelope, FinalEnvelope
-from transport.runs import Run
+from transport.run import Run
 from transport.sse import parse_last_event_id, to_event
 
 __all__ = ["create_router"]
@@ -94,7 +94,7 @@ def _stream(state: AppState, run: Run, after_seq: int) -> Response:
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         try:
-            async for envelope in state.registry.follow(run, after_seq=after_seq):
+            async for envelope in run.follow(after_seq):
                 sent["sse"] += 1
                 yield to_event(envelope)
         except GraphwireError as exc:  # this reader fell behind the log's bound
@@ -137,7 +137,7 @@ def create_router() -> APIRouter:
         """Ask and wait: the ``final`` data of the run, with its ``run_id`` and ``session_id``."""
         state = app_state(request)
         run = await _start(state, user, body, request)
-        async for envelope in state.registry.follow(run):
+        async for envelope in run.follow():
             if isinstance(envelope, FinalEnvelope):
                 return {
                     "run_id": run.run_id,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import HTTPConnection
 
-from api.auth import Authenticator, User
+from api.auth import Authenticator
 from api.limits import RateLimiter
 from api.metrics import Metrics
 from api.origins import OriginPolicy
@@ -18,9 +18,7 @@ from transport.runs import RunRegistry
 if TYPE_CHECKING:
     from api.ws import ChatConnection
 
-__all__ = ["ANONYMOUS", "AppState", "app_state"]
-
-ANONYMOUS = User(id="anonymous", claims={})
+__all__ = ["AppState", "app_state"]
 
 
 @dataclass(eq=False)

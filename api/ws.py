@@ -3,7 +3,7 @@
 Per connection: the receive loop (the endpoint's own task: parses and answers frames, and
 notices a vanished client even while the graph is silent), a bounded outbound queue
 (:class:`transport.ws.FrameSender`: whoever has something to send sends it, no writer task),
-and timers for the auth deadline, token expiry, idle timeout and stalled sends.
+and :class:`api.deadlines.Deadlines` (auth deadline, token expiry, idle timeout, stalled sends).
 
 How the runs' envelopes reach the socket (replayed by a forwarder, then pushed by the run's own
 task) is :class:`api.listening.RunListeners`, made when the socket first listens to a run. Runs
@@ -23,29 +23,21 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketState
 
-from api.auth import AuthError, User, extract_token
+from api.auth import ANONYMOUS, AuthError, User, extract_token
+from api.deadlines import Deadline, Deadlines
+from api.dispatch import dispatch
 from api.frames import FrameRefused, frame_ids, read_frame
 from api.httperrors import error_response
-from api.intake import start_run
 from api.listening import SOCKET_GONE, RunListeners
-from api.state import ANONYMOUS, AppState
+from api.state import AppState
 from transport.errors import GraphwireError, describe_exception
 from transport.protocol import (
-    AuthFrame,
-    AuthSuccessData,
-    AuthSuccessEnvelope,
     ConnectedData,
     ConnectedEnvelope,
     Envelope,
     ErrorCode,
     ErrorData,
     ErrorEnvelope,
-    MessageFrame,
-    PingFrame,
-    PongEnvelope,
-    ResumeFrame,
-    StopFrame,
-    SubscribeFrame,
 )
 from transport.ws import FrameSender, SlowConsumerError
 
@@ -69,9 +61,9 @@ class ChatConnection:
         "_chores",
         "_close_code",
         "_closed",
+        "_deadlines",
         "_main",
         "_sent_counter",
-        "_timers",
         "id",
         "last_activity",
         "listeners",
@@ -101,7 +93,7 @@ class ChatConnection:
         self._closed = False
         self._close_code: tuple[int, str] | None = None
         self._main: asyncio.Task[Any] | None = None
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._deadlines = Deadlines(self, self.settings, leeway=state.auth.leeway)
         self._chores: set[asyncio.Task[None]] | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -145,7 +137,7 @@ class ChatConnection:
         # One task per idle connection (this one, receiving); deadlines are timers, not polling
         # tasks, so an idle socket costs little memory and no CPU.
         self._main = asyncio.current_task()
-        self._arm_deadlines()
+        self._deadlines.arm()
         try:
             await self._receive()
         except asyncio.CancelledError:
@@ -157,8 +149,7 @@ class ChatConnection:
             pass  # the peer went away mid-send (Starlette says so with RuntimeError)
         finally:
             self._closed = True
-            for timer in self._timers.values():
-                timer.cancel()
+            self._deadlines.cancel()
             self.sender.abandon()
             for task in self._chores or ():
                 task.cancel()
@@ -170,54 +161,25 @@ class ChatConnection:
 
     # ------------------------------------------------------------------ deadlines
 
-    def _arm_deadlines(self) -> None:
-        loop = asyncio.get_running_loop()
-        if self.user is None:
-            self._timers["auth"] = loop.call_later(self.settings.auth_timeout, self._auth_deadline)
-        self._arm_expiry()
-        self._timers["idle"] = loop.call_later(self.settings.idle_timeout, self._idle_check)
-        self._timers["send"] = loop.call_later(self.settings.send_timeout, self._send_check)
+    @property
+    def listening(self) -> bool:
+        """True while this socket listens to a run (it is not idle then)."""
+        return self.listeners is not None and self.listeners.listening
 
-    def _arm_expiry(self) -> None:
-        """(Re)arm the token-expiry deadline for the current user."""
-        if (old := self._timers.pop("expiry", None)) is not None:
-            old.cancel()
-        expires = self.user.expires_at if self.user is not None else None
-        if expires is not None:
-            delay = max(0.0, expires + self.state.auth.leeway - time.time())
-            loop = asyncio.get_running_loop()
-            self._timers["expiry"] = loop.call_later(delay, self._expiry_deadline)
-
-    def _auth_deadline(self) -> None:
-        if self.user is None:
+    def on_deadline(self, deadline: Deadline) -> None:
+        """One of :class:`api.deadlines.Deadlines` passed: say why, and close."""
+        if deadline == "auth":
             message = "authenticate first: no auth frame arrived in time"
-            self._chore(
-                self._refuse_and_close(ErrorCode.AUTH_REQUIRED, message, "authentication timeout")
-            )
-
-    def _expiry_deadline(self) -> None:
-        self._chore(
-            self._refuse_and_close(ErrorCode.AUTH_FAILED, "the token has expired", "token expired")
-        )
-
-    def _idle_check(self) -> None:
-        listening = self.listeners is not None and self.listeners.listening
-        quiet_for = time.monotonic() - self.last_activity
-        if not listening and quiet_for >= self.settings.idle_timeout:
+            refusal = (ErrorCode.AUTH_REQUIRED, message, "authentication timeout")
+            self._chore(self._refuse_and_close(*refusal))
+        elif deadline == "expiry":
+            refusal = (ErrorCode.AUTH_FAILED, "the token has expired", "token expired")
+            self._chore(self._refuse_and_close(*refusal))
+        elif deadline == "idle":
             self._finish(CLOSE_IDLE, "idle timeout")
-            return
-        delay = self.settings.idle_timeout - (0.0 if listening else quiet_for)
-        self._timers["idle"] = asyncio.get_running_loop().call_later(delay, self._idle_check)
-
-    def _send_check(self) -> None:
-        """A send blocked longer than the send timeout means the client stopped reading."""
-        loop = asyncio.get_running_loop()
-        started = self.sender.sending_since
-        if started is not None and time.monotonic() - started > self.settings.send_timeout:
+        else:
             log.info("connection %s is not reading: closing it", self.id)
             self._too_slow()
-            return
-        self._timers["send"] = loop.call_later(self.settings.send_timeout / 2, self._send_check)
 
     def _chore(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coroutine)
@@ -277,7 +239,7 @@ class ChatConnection:
     def _too_slow(self) -> None:
         self._finish(CLOSE_POLICY, "client too slow")
 
-    def _runs(self) -> RunListeners:
+    def runs(self) -> RunListeners:
         """The runs this socket listens to, made on first use."""
         if self.listeners is None:
             self.listeners = RunListeners(
@@ -303,73 +265,16 @@ class ChatConnection:
                 await self._send_error(error, refused.run_id, refused.session_id)
                 continue
             try:
-                await self._dispatch(frame)
+                await dispatch(self, frame)
             except GraphwireError as exc:  # refused by the server: FORBIDDEN, BUSY, …
                 await self._send_error(describe_exception(exc), *frame_ids(frame))
 
     # ------------------------------------------------------------------ frames
 
-    async def _dispatch(self, frame: object) -> None:
-        if isinstance(frame, PingFrame):
-            await self.sender.put(PongEnvelope())
-            return
-        if isinstance(frame, AuthFrame):
-            await self._authenticate(frame.token)
-            return
-        user = self._require_user()
-        if isinstance(frame, MessageFrame):
-            await self._start(frame, user)
-        elif isinstance(frame, StopFrame):
-            await self._stop(frame, user)
-        elif isinstance(frame, ResumeFrame):
-            run = self.state.registry.get(frame.run_id, user_id=user.id)
-            self._runs().forward(run, after_seq=frame.after_seq, replace=True)
-        elif isinstance(frame, SubscribeFrame):
-            await self._runs().subscribe(frame.session_id, user_id=user.id)
-
-    def _require_user(self) -> User:
-        if self.user is None:
-            raise GraphwireError(
-                "authenticate first with an auth frame", code=ErrorCode.AUTH_REQUIRED
-            )
-        return self.user
-
-    async def _authenticate(self, token: str) -> None:
-        if not self.state.auth.enabled:
-            self.user = self.user or ANONYMOUS
-            await self.sender.put(
-                AuthSuccessEnvelope(data=AuthSuccessData(user={"id": ANONYMOUS.id}))
-            )
-            return
-        user = self.state.auth.verify(token)
-        if self.user is not None and self.user.id != user.id:
-            raise GraphwireError(
-                "this connection is already authenticated as another user",
-                code=ErrorCode.FORBIDDEN,
-            )
+    def authenticated(self, user: User) -> None:
+        """``user`` proved who they are: their token's expiry is this socket's deadline now."""
         self.user = user
-        if (deadline := self._timers.pop("auth", None)) is not None:
-            deadline.cancel()
-        self._arm_expiry()
-        await self.sender.put(AuthSuccessEnvelope(data=AuthSuccessData(user=user.public())))
-
-    async def _start(self, frame: MessageFrame, user: User) -> None:
-        run = await start_run(
-            self.state,
-            user_id=user.id,
-            client_key=self.id,
-            message=frame.message,
-            session_id=frame.session_id,
-            run_id=frame.run_id,
-            options=frame.options,
-        )
-        self._runs().start(run)
-
-    async def _stop(self, frame: StopFrame, user: User) -> None:
-        if frame.run_id is not None:
-            await self.state.registry.cancel_for(user_id=user.id, run_id=frame.run_id)
-        elif self.listeners is not None:
-            await self.listeners.stop_started()
+        self._deadlines.authenticated(user)
 
     async def _send_error(
         self, data: ErrorData, run_id: str | None = None, session_id: str | None = None

@@ -16,7 +16,8 @@ from tests.fakes import ProbedOfflineModel, StreamProbe
 from transport.errors import GraphwireError, NotFoundError, ShuttingDownError
 from transport.eventlog import MemoryEventLog
 from transport.protocol import EndData, EndEnvelope, ErrorCode, TextData, TextEnvelope
-from transport.runs import Run, RunRegistry
+from transport.run import Run
+from transport.runs import RunRegistry
 
 Q = "What does error F3 mean?"
 
@@ -27,7 +28,7 @@ def _registry(minipack: DomainPack, *, delay: float = 0.0, **kwargs: Any) -> Run
 
 
 async def _all(registry: RunRegistry, run: Run, after_seq: int = -1) -> list[Any]:
-    return [e async for e in registry.follow(run, after_seq=after_seq)]
+    return [e async for e in run.follow(after_seq)]
 
 
 async def test_a_run_is_logged_and_replayed_from_any_seq(minipack: DomainPack) -> None:
@@ -106,7 +107,7 @@ async def test_a_listener_coming_back_within_the_grace_keeps_the_run(minipack: D
     registry = _registry(minipack, delay=0.02, grace=0.3)
     run = await registry.start(question=Q, user_id="alice")
     seen: list[Any] = []
-    async for envelope in registry.follow(run):  # listen a little, then "drop"
+    async for envelope in run.follow():  # listen a little, then "drop"
         seen.append(envelope)
         if envelope.type == "text":
             break
@@ -256,7 +257,7 @@ async def test_a_listener_that_fails_is_dropped_and_the_run_goes_on(
         got.append(envelope)
         raise RuntimeError("this listener's socket is gone")
 
-    assert registry.push_to(run, broken, after_seq=run.log.last_seq)
+    assert run.push_to(broken, after_seq=run.log.last_seq)
     whole = await _all(registry, run)
     assert_run_invariants(whole, reason="complete")
     assert len(got) == 1 and run.sinks == ()
@@ -325,7 +326,7 @@ async def test_a_finished_run_leaves_no_timer_and_its_idle_conversation_is_forgo
     registry = RunRegistry(graph, retention=0.0)
     run = await registry.start(question=Q, user_id="alice", session_id="s_kept")
     got: list[Any] = []
-    assert registry.push_to(run, lambda envelope: got.append(envelope) or True, after_seq=-1)
+    assert run.push_to(lambda envelope: got.append(envelope) or True, after_seq=-1)
     await run.done.wait()
     assert_run_invariants(got, reason="complete")
     # Its last listener left with the end: no orphan timer is left to fire 30 s later.

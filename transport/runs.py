@@ -1,16 +1,16 @@
 """The run registry: runs as tasks that outlive the connections that started them.
 
-Each run is a task that writes the transformer's envelopes to its own event log; WebSocket
-connections, SSE responses and in-process iterators read that log from any seq. Runs are
-serialised per session (``BUSY``, or ``multitask`` ``interrupt`` / ``enqueue``); a run nobody
-listens to for ``grace`` seconds is cancelled; a finished run's log is kept ``retention`` seconds.
-Who owns each conversation, and who subscribes to it, is :class:`transport.sessions.Sessions`
-(``registry.sessions``).
+The registry starts each run (:class:`transport.run.Run`) as a task that writes the
+transformer's envelopes to its own event log, which WebSocket connections, SSE responses and
+in-process iterators read from any seq. Runs are serialised per session (``BUSY``, or
+``multitask`` ``interrupt`` / ``enqueue``); a run nobody listens to for ``grace`` seconds is
+cancelled; a finished run's log is kept ``retention`` seconds. Who owns each conversation, and
+who subscribes to it, is :class:`transport.sessions.Sessions` (``registry.sessions``).
 
 Example:
     >>> registry = RunRegistry(graph)                                       # doctest: +SKIP
     >>> run = await registry.start(question="How heavy is it?", user_id="alice")  # doctest: +SKIP
-    >>> async for envelope in registry.follow(run, after_seq=-1):           # doctest: +SKIP
+    >>> async for envelope in run.follow(after_seq=-1):                     # doctest: +SKIP
     ...     print(envelope.type)
 """
 
@@ -20,9 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable
-from contextlib import aclosing
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
 from langchain_core.runnables import Runnable
@@ -31,24 +29,15 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from transport.errors import GraphwireError, NotFoundError, ShuttingDownError
 from transport.eventlog import EventLog, MemoryEventLog
 from transport.ids import new_run_id, new_session_id
-from transport.inprocess import ask_graph, run_time_limit
-from transport.protocol import (
-    EndEnvelope,
-    EndReason,
-    ErrorCode,
-    RunEnvelope,
-)
+from transport.protocol import EndReason, ErrorCode
+from transport.run import Run
 from transport.sessions import Sessions
-from transport.transformer import TIME_LIMIT, RunTransformer, transform
 
-__all__ = ["Multitask", "Run", "RunObserver", "RunRegistry", "Sink"]
+__all__ = ["Multitask", "RunObserver", "RunRegistry"]
 
 log = logging.getLogger("graphwire.runs")
 
 Multitask = Literal["reject", "interrupt", "enqueue"]
-Sink = Callable[[RunEnvelope], bool]
-"""Takes a run's live envelope synchronously from the run's task, without waiting; returns
-False to be dropped (it could not keep up and goes back to reading the log)."""
 
 
 class RunObserver(Protocol):
@@ -56,29 +45,6 @@ class RunObserver(Protocol):
 
     def run_started(self) -> None: ...
     def run_finished(self, reason: EndReason, first_token_ms: float | None) -> None: ...
-
-
-@dataclass(eq=False)
-class Run:
-    """One question and the graph's answer to it."""
-
-    run_id: str
-    session_id: str
-    user_id: str
-    question: str
-    log: EventLog
-    created_at: float
-    task: asyncio.Task[None] | None = None
-    finished_at: float | None = None
-    listeners: int = 0
-    end_reason: EndReason | None = None
-    done: asyncio.Event = field(default_factory=asyncio.Event)
-    sinks: tuple[Sink, ...] = ()  # replaced, never changed in place: safe to loop over
-    _orphan_timer: asyncio.TimerHandle | None = None
-
-    @property
-    def active(self) -> bool:
-        return not self.done.is_set()
 
 
 class RunRegistry:
@@ -178,6 +144,8 @@ class RunRegistry:
             question=question,
             log=self._log_factory(run_id or ""),
             created_at=self.clock(),
+            grace=self.grace,
+            on_orphaned=self._cancel_orphan,
         )
         run.log.run_id = run.run_id
         previous = session.active_runs()[-1] if multitask == "enqueue" and running else None
@@ -188,87 +156,24 @@ class RunRegistry:
             self.observer.run_started()
         for queue in list(session.subscribers):
             queue.put_nowait(run)
-        self._arm_orphan_timer(run)
+        run.arm_orphan_timer()
         return run
 
     async def _execute(self, run: Run, previous: Run | None) -> None:
-        first_token_ms: float | None = None
         try:
-            if previous is not None:
-                await previous.done.wait()
-            events = ask_graph(
-                self.graph, run.question, session_id=run.session_id, owner=run.user_id
-            )
-            envelopes = transform(events, run_id=run.run_id, session_id=run.session_id)
-            with run_time_limit(self.run_timeout):
-                async with aclosing(envelopes):  # closing it closes the graph's stream too
-                    async for envelope in envelopes:
-                        # (by type, not isinstance: pydantic models check through ABCMeta,
-                        # and this runs once per token)
-                        if envelope.type == "final":
-                            first_token_ms = envelope.data.timing.first_token_ms
-                        elif envelope.type == "end":
-                            run.end_reason = envelope.data.reason
-                        await self._record(run, envelope)
-        except asyncio.CancelledError as exc:
-            if not (exc.args and exc.args[0] == TIME_LIMIT):
-                await self._seal(run)
-                raise
-            # The time limit struck between two envelopes rather than inside the transformer.
-            if (task := asyncio.current_task()) is not None:
-                task.uncancel()
-            await self._seal(run, error=TimeoutError())
-        except Exception as exc:  # transform turns graph failures into envelopes; this is ours
-            await self._seal(run, error=exc)  # describe_exception logs it, redacted
+            await run.execute(self.graph, previous, time_limit=self.run_timeout)
         finally:
-            self._mark_done(run, first_token_ms)
+            self._mark_done(run)
 
-    def _mark_done(self, run: Run, first_token_ms: float | None = None) -> None:
-        if run.done.is_set():
-            return
-        run.finished_at = self.clock()
-        run.done.set()
-        if run._orphan_timer is not None:  # nothing left to cancel
-            run._orphan_timer.cancel()
-            run._orphan_timer = None
-        if self.observer:
-            self.observer.run_finished(run.end_reason or "cancelled", first_token_ms)
+    def _mark_done(self, run: Run) -> None:
+        if run.finish(self.clock()) and self.observer:
+            self.observer.run_finished(run.end_reason or "cancelled", run.first_token_ms)
 
     async def _settle(self, run: Run) -> None:
         """After its task is gone: a task cancelled before it first ran never wrote its end."""
         if run.active:
-            await self._seal(run)
+            await run.seal()
             self._mark_done(run)
-
-    async def _seal(self, run: Run, *, error: BaseException | None = None) -> None:
-        """Write the ending a run interrupted outside the transformer did not get to write:
-        ``error`` + ``end`` for an exception, else ``end`` ``cancelled``, numbered on from the log.
-        """
-        if run.log.ended:
-            return
-        machine = RunTransformer(
-            run_id=run.run_id, session_id=run.session_id, start_seq=run.log.last_seq + 1
-        )
-        for envelope in machine.fail(error) if error is not None else machine.cancel():
-            if isinstance(envelope, EndEnvelope):
-                run.end_reason = envelope.data.reason
-            await self._record(run, envelope)
-
-    async def _record(self, run: Run, envelope: RunEnvelope) -> None:
-        """Log ``envelope``, then hand it to the run's live sinks (in order, none waits)."""
-        await run.log.append(envelope)
-        if run.sinks:
-            for sink in run.sinks:
-                try:
-                    keep = sink(envelope)
-                except Exception:  # one listener's failure must not end the run for the rest
-                    log.exception("a listener of run %s failed; dropping it", run.run_id)
-                    keep = False
-                if not keep:
-                    self.stop_pushing(run, sink)
-            if envelope.type == "end":
-                for sink in run.sinks:
-                    self.stop_pushing(run, sink)
 
     # ------------------------------------------------------------------ stopping
 
@@ -285,62 +190,12 @@ class RunRegistry:
         await self.cancel(run)
         return run
 
-    # ------------------------------------------------------------------ listening
-
-    async def follow(self, run: Run, *, after_seq: int = -1) -> AsyncGenerator[RunEnvelope, None]:
-        """The run's envelopes after ``after_seq``, replayed then live, while counted a listener."""
-        self._attach(run)
-        try:
-            async with aclosing(run.log.follow(after_seq)) as envelopes:
-                async for envelope in envelopes:
-                    yield envelope
-        finally:
-            self._detach(run)
-
-    def push_to(self, run: Run, sink: Sink, *, after_seq: int) -> bool:
-        """Hand ``sink`` the run's envelopes after ``after_seq`` as they are logged.
-
-        Only possible once a reader has caught up (``after_seq`` is the newest logged seq) with a
-        run still going, and it must be asked with no ``await`` since that seq was read; returns
-        False otherwise (keep reading with :meth:`follow`). A sink counts as a listener until
-        the run ends, it returns False, or :meth:`stop_pushing`.
-        """
-        if not run.active or run.log.ended or run.log.last_seq != after_seq:
-            return False
-        run.sinks = (*run.sinks, sink)
-        self._attach(run)
-        return True
-
-    def stop_pushing(self, run: Run, sink: Sink) -> None:
-        """Stop handing ``sink`` envelopes (nothing happens if it no longer gets any)."""
-        if sink in run.sinks:
-            run.sinks = tuple(s for s in run.sinks if s is not sink)
-            self._detach(run)
-
-    def _attach(self, run: Run) -> None:
-        run.listeners += 1
-        if run._orphan_timer is not None:
-            run._orphan_timer.cancel()
-            run._orphan_timer = None
-
-    def _detach(self, run: Run) -> None:
-        run.listeners -= 1
-        self._arm_orphan_timer(run)
-
-    def _arm_orphan_timer(self, run: Run) -> None:
-        """A run with no listener is cancelled after the grace period, unless one comes back."""
-        if run.listeners > 0 or run.log.ended or not run.active or run._orphan_timer is not None:
-            return
-        loop = asyncio.get_running_loop()
-        run._orphan_timer = loop.call_later(self.grace, self._cancel_orphan, run)
-
     def _cancel_orphan(self, run: Run) -> None:
-        run._orphan_timer = None
-        if run.listeners == 0 and run.active:
-            log.info("run %s had no listener for %.0f s: cancelling it", run.run_id, self.grace)
-            task = asyncio.create_task(self.cancel(run))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+        """``run`` went ``grace`` seconds without a listener: cancel it."""
+        log.info("run %s had no listener for %.0f s: cancelling it", run.run_id, self.grace)
+        task = asyncio.create_task(self.cancel(run))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # ------------------------------------------------------------------ housekeeping
 

@@ -24,7 +24,7 @@ from transport.errors import GraphwireError
 from transport.protocol import ErrorCode
 
 if TYPE_CHECKING:
-    from transport.runs import Run
+    from transport.run import Run
 
 __all__ = ["ANONYMOUS_OWNER", "Session", "Sessions"]
 
