@@ -42,6 +42,11 @@ class Connection(Protocol):
     user: User | None
     listeners: RunListeners | None
 
+    @property
+    def address(self) -> str | None:
+        """The client's IP address, if the server knows it."""
+        ...
+
     def runs(self) -> RunListeners:
         """The runs the socket listens to, made on first use."""
         ...
@@ -98,6 +103,7 @@ async def _start(conn: Connection, frame: MessageFrame, user: User) -> None:
         conn.state,
         user_id=user.id,
         client_key=conn.id,
+        address=conn.address,
         message=frame.message,
         session_id=frame.session_id,
         run_id=frame.run_id,

@@ -44,6 +44,7 @@ async def start_run(
     *,
     user_id: str,
     client_key: str,
+    address: str | None,
     message: str,
     session_id: str | None,
     run_id: str | None,
@@ -52,9 +53,12 @@ async def start_run(
     """Check the question, charge the client's and the user's rate limits, then start the run.
 
     ``client_key`` names the caller for the per-client limit (a connection id, a client address).
+    With authentication off every caller is the anonymous user, so the per-user limit is kept
+    per client ``address`` instead: one busy client must not use up everyone's messages.
     """
     multitask = check_message(state.settings, message, options)
-    for limiter, key in ((state.connection_limiter, client_key), (state.user_limiter, user_id)):
+    user_key = user_id if state.auth.enabled else f"ip:{address or 'unknown'}"
+    for limiter, key in ((state.connection_limiter, client_key), (state.user_limiter, user_key)):
         if not limiter.allow(key):
             raise RateLimitedError(retry_after=limiter.retry_after(key))
     return await state.registry.start(

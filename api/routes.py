@@ -69,10 +69,12 @@ UserDep = Annotated[User, Depends(current_user)]
 
 
 async def _start(state: AppState, user: User, body: ChatRequest, request: Request) -> Run:
+    address = request.client.host if request.client else None
     return await start_run(
         state,
         user_id=user.id,
-        client_key=f"ip:{request.client.host if request.client else 'unknown'}",
+        client_key=f"ip:{address or 'unknown'}",
+        address=address,
         message=body.message,
         session_id=body.session_id,
         run_id=body.run_id,

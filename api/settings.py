@@ -101,7 +101,9 @@ class Settings(BaseSettings):
     max_frame_bytes: int = Field(default=65_536, ge=256, description="largest client frame")
     max_connections: int = Field(default=5_000, ge=1)
     rate_limit_per_minute: int = Field(default=30, ge=1, description="messages per connection")
-    user_rate_limit_per_minute: int = Field(default=120, ge=1, description="messages per user")
+    user_rate_limit_per_minute: int = Field(
+        default=120, ge=1, description="messages per user (per client address with auth off)"
+    )
     idle_timeout: float = Field(default=300.0, gt=0, description="seconds a silent socket lives")
     send_queue_size: int = Field(default=1_024, ge=8, description="envelopes queued per socket")
     send_timeout: float = Field(default=10.0, gt=0, description="seconds a send may block")

@@ -271,6 +271,12 @@ class ChatConnection:
 
     # ------------------------------------------------------------------ frames
 
+    @property
+    def address(self) -> str | None:
+        """The client's IP address, if the server knows it."""
+        client = self.ws.client
+        return client.host if client is not None else None
+
     def authenticated(self, user: User) -> None:
         """``user`` proved who they are: their token's expiry is this socket's deadline now."""
         self.user = user

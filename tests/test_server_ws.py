@@ -309,6 +309,58 @@ async def test_messages_over_the_rate_limit_are_refused() -> None:
     assert sorted(codes) == ["RATE_LIMITED", "end", "end"]
 
 
+async def _ask_for_code(ws: ClientConnection, session_id: str) -> str:
+    """Ask once; ``end`` for an answer, else the refusal's code."""
+    await ws.send(json.dumps({"type": "message", "message": Q, "session_id": session_id}))
+    while True:
+        env = await recv(ws)
+        if env["type"] in ("error", "end"):
+            return str(env["data"].get("code", env["type"]))
+
+
+async def test_with_authentication_off_the_user_limit_is_per_client_address() -> None:
+    """Every caller is the anonymous user: one address using up the per-user limit, over two
+    sockets, leaves another address its own (the loopback's 127.0.0.2 is a second client)."""
+    settings = server_settings(rate_limit_per_minute=100, user_rate_limit_per_minute=2)
+    with running(settings) as live:
+        async with (
+            await open_chat(live) as first,
+            await open_chat(live) as second,
+            await open_chat(live, local_addr=("127.0.0.2", 0)) as elsewhere,
+        ):
+            here = [
+                await _ask_for_code(first, "s_a1"),
+                await _ask_for_code(second, "s_a2"),
+                await _ask_for_code(second, "s_a3"),
+                await _ask_for_code(first, "s_a4"),
+            ]
+            there = [await _ask_for_code(elsewhere, f"s_b{i}") for i in range(3)]
+            assert live.state.auth.enabled is False
+    assert here == ["end", "end", "RATE_LIMITED", "RATE_LIMITED"]
+    assert there == ["end", "end", "RATE_LIMITED"]
+
+
+async def test_with_authentication_on_the_user_limit_follows_the_user_across_addresses() -> None:
+    settings = server_settings(
+        jwt_secret=SecretStr(SECRET), rate_limit_per_minute=100, user_rate_limit_per_minute=2
+    )
+    with running(settings) as live:
+        alice = {"additional_headers": {"Authorization": f"Bearer {_token('alice')}"}}
+        bob = {"additional_headers": {"Authorization": f"Bearer {_token('bob')}"}}
+        async with (
+            await open_chat(live, **alice) as one,
+            await open_chat(live, local_addr=("127.0.0.2", 0), **alice) as two,
+            await open_chat(live, local_addr=("127.0.0.2", 0), **bob) as other,
+        ):
+            codes = [
+                await _ask_for_code(one, "s_1"),
+                await _ask_for_code(two, "s_2"),
+                await _ask_for_code(two, "s_3"),
+                await _ask_for_code(other, "s_4"),
+            ]
+    assert codes == ["end", "end", "RATE_LIMITED", "end"]
+
+
 async def test_shutdown_ends_live_runs_then_closes_with_1012() -> None:
     _, opener = _slow(0.05)
     with running(open_graph_with=opener) as live:
