@@ -41,8 +41,8 @@ class Deadlines:
 
     __slots__ = ("_auth", "_expiry", "_idle", "_leeway", "_owner", "_send", "_settings")
 
-    def __init__(self, owner: Watched, settings: Settings, *, leeway: float) -> None:
-        self._owner: Watched | None = owner
+    def __init__(self, settings: Settings, *, leeway: float) -> None:
+        self._owner: Watched | None = None  # set by arm(): a socket refused before holds no cycle
         self._settings = settings
         self._leeway = leeway
         self._auth: asyncio.TimerHandle | None = None
@@ -50,11 +50,9 @@ class Deadlines:
         self._idle: asyncio.TimerHandle | None = None
         self._send: asyncio.TimerHandle | None = None
 
-    def arm(self) -> None:
-        """Start the clocks: the connection has just been accepted."""
-        owner, settings = self._owner, self._settings
-        if owner is None:
-            return
+    def arm(self, owner: Watched) -> None:
+        """Start the clocks for ``owner``, a connection just accepted."""
+        self._owner, settings = owner, self._settings
         loop = asyncio.get_running_loop()
         if owner.user is None:
             self._auth = loop.call_later(settings.auth_timeout, self._passed, "auth")

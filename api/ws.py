@@ -93,16 +93,31 @@ class ChatConnection:
         self._closed = False
         self._close_code: tuple[int, str] | None = None
         self._main: asyncio.Task[Any] | None = None
-        self._deadlines = Deadlines(self, self.settings, leeway=state.auth.leeway)
+        self._deadlines = Deadlines(self.settings, leeway=state.auth.leeway)
         self._chores: set[asyncio.Task[None]] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
     async def serve(self) -> None:
         """Handshake checks, then the connection's task group until the socket closes."""
+        try:
+            if await self._admitted():
+                self.state.connections.add(self)
+                self.state.metrics.connections.inc()
+                try:
+                    await self._run()
+                finally:
+                    self.state.connections.discard(self)
+                    self.state.metrics.connections.dec()
+        finally:
+            self.sender.abandon()  # its callbacks point back here: refused sockets too
+
+    async def _admitted(self) -> bool:
+        """Check the origin, any token the handshake carries, and the connection cap; refuse
+        the handshake (403, 401) or close the socket (1013) if one fails."""
         if not self.state.origins.allows(self.ws.headers.get("origin"), self.ws.scope):
             await self.ws.close(code=CLOSE_POLICY, reason="origin not allowed")  # → HTTP 403
-            return
+            return False
         try:
             token = extract_token(
                 authorization=self.ws.headers.get("authorization"),
@@ -112,18 +127,12 @@ class ChatConnection:
                 self.user = self.state.auth.verify(token)
         except AuthError as exc:
             await self.ws.send_denial_response(error_response(exc.code, exc.message))
-            return
+            return False
         await self.ws.accept()
         if len(self.state.connections) >= self.settings.max_connections or self.state.draining:
             await self.ws.close(code=CLOSE_TRY_LATER, reason="too many connections")
-            return
-        self.state.connections.add(self)
-        self.state.metrics.connections.inc()
-        try:
-            await self._run()
-        finally:
-            self.state.connections.discard(self)
-            self.state.metrics.connections.dec()
+            return False
+        return True
 
     async def _run(self) -> None:
         user = self.user.public() if self.user is not None else None
@@ -137,7 +146,7 @@ class ChatConnection:
         # One task per idle connection (this one, receiving); deadlines are timers, not polling
         # tasks, so an idle socket costs little memory and no CPU.
         self._main = asyncio.current_task()
-        self._deadlines.arm()
+        self._deadlines.arm(self)
         try:
             await self._receive()
         except asyncio.CancelledError:

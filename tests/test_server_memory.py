@@ -13,6 +13,11 @@ import gc
 import json
 import time
 
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+from api.deadlines import Deadlines
 from api.ws import ChatConnection
 from tests.server import running, server_settings
 from tests.test_server_ws import Q, open_chat, recv, run_until_end
@@ -20,7 +25,11 @@ from transport.ws import FrameSender
 
 
 def _alive() -> dict[str, int]:
-    kinds: dict[str, type] = {"ChatConnection": ChatConnection, "FrameSender": FrameSender}
+    kinds: dict[str, type] = {
+        "ChatConnection": ChatConnection,
+        "FrameSender": FrameSender,
+        "Deadlines": Deadlines,
+    }
     objects = gc.get_objects()
     return {name: sum(type(o) is kind for o in objects) for name, kind in kinds.items()}
 
@@ -31,7 +40,10 @@ async def test_closed_connections_are_freed_by_reference_counting_alone() -> Non
         gc.collect()
         gc.disable()  # from here on, only reference counting frees anything
         try:
-            # One answered and closed politely, one dropped mid-answer, one never asked.
+            # One refused at the handshake, one answered and closed politely, one dropped
+            # mid-answer, one never asked.
+            with pytest.raises(InvalidStatus):
+                await connect(live.ws, origin="http://elsewhere.example")  # type: ignore[arg-type]
             async with await open_chat(live) as ws:
                 await ws.send(json.dumps({"type": "message", "message": Q}))
                 await run_until_end(ws)
@@ -51,5 +63,7 @@ async def test_closed_connections_are_freed_by_reference_counting_alone() -> Non
             buckets = len(live.state.connection_limiter)
         finally:
             gc.enable()
-    assert left == {"ChatConnection": 0, "FrameSender": 0}, "a closed connection is in a cycle"
+    assert left == {"ChatConnection": 0, "FrameSender": 0, "Deadlines": 0}, (
+        "a connection is in a cycle"
+    )
     assert buckets == 0  # a closed connection's rate-limit bucket goes with it
