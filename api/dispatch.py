@@ -1,4 +1,4 @@
-"""What each client frame does on a ``/ws/chat`` connection (section 3 of the protocol).
+"""What each client frame does on a ``/ws/chat`` connection (``docs/protocol.md`` section 5).
 
 :func:`dispatch` carries out one frame that :func:`api.frames.read_frame` has already read. A
 frame the server refuses (not authenticated, another user's run, ``BUSY``, a bad token …)
