@@ -30,10 +30,10 @@ from bench.scenarios import (
     NORMAL_ANSWER,
     QUESTION,
     WS_PATH,
-    _answering_specs,
-    _in_turn,
-    _summarise_phase,
+    answering_specs,
+    in_turn,
     settings_env,
+    summarise_phase,
 )
 from bench.servers import ROOT, Server, ServerSpec, running
 from bench.stats import median
@@ -51,7 +51,7 @@ def _specs(workdir: Path, gen0: int | None) -> list[ServerSpec]:
     env = settings_env(NORMAL_ANSWER)
     if gen0 is not None:  # every server reads graphwire's setting (bench.baselines)
         env["GRAPHWIRE_GC_GEN0_THRESHOLD"] = str(gen0)
-    return _answering_specs({**env, "PYTHONPATH": str(PROBE), "BENCH_GC_DIR": str(workdir)})
+    return answering_specs({**env, "PYTHONPATH": str(PROBE), "BENCH_GC_DIR": str(workdir)})
 
 
 async def _collections(server: Server, workdir: Path) -> list[tuple[int, float, float]]:
@@ -73,7 +73,7 @@ async def _collections(server: Server, workdir: Path) -> list[tuple[int, float, 
 def _summary(n: int, phase: PhaseResult, records: list[tuple[int, float, float]]) -> dict[str, Any]:
     """(b)'s figures for the phase, and the collector's; ``records`` are (generation, start,
     seconds) from the probe."""
-    figures = {key: _summarise_phase(n, phase)[key] for key in PHASE_FIGURES}
+    figures = {key: summarise_phase(n, phase)[key] for key in PHASE_FIGURES}
     last_first_token = phase.began + max((s.ttft for s in phase.streams if s.ttft), default=0.0)
     # perf_counter is CLOCK_MONOTONIC, one clock for the server and this process.
     startup = [d for _, t, d in records if phase.began <= t <= last_first_token]
@@ -96,7 +96,7 @@ async def _run(counts: list[int], repeats: int, gen0: int | None) -> dict[str, A
             order = list(servers.values())
             for n in counts:
                 for repeat in range(repeats + 1):  # the first round warms every server up
-                    for server in _in_turn(order, repeat):
+                    for server in in_turn(order, repeat):
                         os.kill(server.pid, signal.SIGUSR1)
                         phase = await run_streams(
                             server.ws_url(WS_PATH[server.name]),

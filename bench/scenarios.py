@@ -36,7 +36,18 @@ from bench.load import (
 from bench.servers import ROOT, Server, ServerSpec, baseline_spec, graphwire_spec, running
 from bench.stats import median, median_phase, percentile
 
-__all__ = ["FULL", "QUICK", "Plan", "concurrency", "cpu_per_token", "idle_memory"]
+__all__ = [
+    "FULL",
+    "QUICK",
+    "Plan",
+    "answering_specs",
+    "concurrency",
+    "cpu_per_token",
+    "idle_memory",
+    "in_turn",
+    "summarise_phase",
+    "warm_and_record",
+]
 
 QUESTION = "What are the harbour log entries?"
 PACK = ROOT / "bench" / "pack"
@@ -111,7 +122,7 @@ async def _ask_once(server: Server, *, keep_frames: bool = False) -> StreamResul
         await ws.close()
 
 
-async def _warm_and_record(servers: list[Server], warmups: int, frames_path: Path) -> int:
+async def warm_and_record(servers: list[Server], warmups: int, frames_path: Path) -> int:
     """Warm every server up; save graphwire's frames of one answer for the bare server."""
     tokens = 0
     for _ in range(warmups):
@@ -125,14 +136,14 @@ async def _warm_and_record(servers: list[Server], warmups: int, frames_path: Pat
     return tokens
 
 
-def _in_turn(servers: list[Server], repeat: int) -> list[Server]:
+def in_turn(servers: list[Server], repeat: int) -> list[Server]:
     """``servers`` in the order repeat number ``repeat`` measures them: each repeat starts with
     the next server, so whatever the one before leaves behind reaches each alike."""
     turn = repeat % len(servers)
     return servers[turn:] + servers[:turn]
 
 
-def _answering_specs(env: dict[str, str]) -> list[ServerSpec]:
+def answering_specs(env: dict[str, str]) -> list[ServerSpec]:
     """graphwire and the two loops on the same graph (the bare endpoint starts later, once
     graphwire's frames are recorded for it)."""
     return [
@@ -196,24 +207,24 @@ def _summarise_sequential(samples: list[dict[str, Any]]) -> dict[str, Any]:
 async def cpu_per_token(plan: Plan, workdir: Path, log: Log) -> dict[str, Any]:
     """(a) One long answer at zero delay, asked K times in turn of each server."""
     env = settings_env(LONG_ANSWER)
-    specs = _answering_specs(env)
+    specs = answering_specs(env)
     async with running(specs, workdir) as servers:
         frames = workdir / "frames-long.json"
-        await _warm_and_record(list(servers.values()), plan.warmups, frames)
+        await warm_and_record(list(servers.values()), plan.warmups, frames)
         bare_spec = baseline_spec("bare", "bare_app", _bare_env(frames, 0.0))
         async with running([bare_spec], workdir) as more:
             everyone = [*servers.values(), *more.values()]
-            await _warm_and_record(list(more.values()), plan.warmups, frames)
+            await warm_and_record(list(more.values()), plan.warmups, frames)
             samples: dict[str, list[dict[str, Any]]] = {s.name: [] for s in everyone}
             for i in range(plan.cpu_repeats):  # interleaved, so drift hits every server alike
-                for server in _in_turn(everyone, i):
+                for server in in_turn(everyone, i):
                     samples[server.name].append(await _measure_ws(server))
                 log(f"(a) websocket answer {i + 1}/{plan.cpu_repeats} from each server")
             with_sse = [s for s in servers.values() if s.name in SSE_PATH]
             sse: dict[str, list[dict[str, Any]]] = {s.name: [] for s in with_sse}
             async with httpx.AsyncClient(timeout=httpx.Timeout(300.0)) as client:
                 for i in range(plan.sse_repeats):
-                    for server in _in_turn(with_sse, i):
+                    for server in in_turn(with_sse, i):
                         sse[server.name].append(await _measure_sse(server, client))
                     log(f"(a) SSE answer {i + 1}/{plan.sse_repeats} from each server")
     return {
@@ -235,7 +246,7 @@ REPEATED = (
 """The figures of a (b) phase whose median over the repeats the report shows."""
 
 
-def _summarise_phase(n: int, phase: PhaseResult) -> dict[str, Any]:
+def summarise_phase(n: int, phase: PhaseResult) -> dict[str, Any]:
     streams = phase.streams
     good = [s for s in streams if s.ok]
     tokens = sum(s.tokens for s in streams)
@@ -278,19 +289,19 @@ async def concurrency(plan: Plan, workdir: Path, log: Log) -> dict[str, Any]:
     medians over its repeats.
     """
     env = settings_env(NORMAL_ANSWER)
-    specs = _answering_specs(env)
+    specs = answering_specs(env)
     runs: dict[tuple[str, int], list[dict[str, Any]]] = {}
     async with running(specs, workdir) as servers:
         frames = workdir / "frames-normal.json"
-        await _warm_and_record(list(servers.values()), plan.warmups, frames)
+        await warm_and_record(list(servers.values()), plan.warmups, frames)
         bare_env = _bare_env(frames, NORMAL_ANSWER.token_delay)
         bare_spec = baseline_spec("bare", "bare_app", bare_env)
         async with running([bare_spec], workdir) as more:
             everyone = [*servers.values(), *more.values()]
-            await _warm_and_record(list(more.values()), plan.warmups, frames)
+            await warm_and_record(list(more.values()), plan.warmups, frames)
             for n in plan.stream_counts:
                 for repeat in range(plan.stream_repeats):
-                    for server in _in_turn(everyone, repeat):
+                    for server in in_turn(everyone, repeat):
                         phase = await run_streams(
                             server.ws_url(WS_PATH[server.name]),
                             DIALECT[server.name],
@@ -299,7 +310,7 @@ async def concurrency(plan: Plan, workdir: Path, log: Log) -> dict[str, Any]:
                             server_cpu=server.cpu_times,
                             time_limit=plan.stream_timeout,
                         )
-                        summary = _summarise_phase(n, phase)
+                        summary = summarise_phase(n, phase)
                         summary["server_rss_kib"] = server.rss()
                         runs.setdefault((server.name, n), []).append(
                             {"server": server.name, **summary}
