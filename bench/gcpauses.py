@@ -23,16 +23,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.load import PhaseResult, run_streams
+from bench.load import PhaseResult
 from bench.report import write_json
 from bench.scenarios import (
-    DIALECT,
     NORMAL_ANSWER,
-    QUESTION,
-    WS_PATH,
     answering_specs,
     in_turn,
     settings_env,
+    stream_phase,
     summarise_phase,
 )
 from bench.servers import ROOT, Server, ServerSpec, running
@@ -98,14 +96,7 @@ async def _run(counts: list[int], repeats: int, gen0: int | None) -> dict[str, A
                 for repeat in range(repeats + 1):  # the first round warms every server up
                     for server in in_turn(order, repeat):
                         os.kill(server.pid, signal.SIGUSR1)
-                        phase = await run_streams(
-                            server.ws_url(WS_PATH[server.name]),
-                            DIALECT[server.name],
-                            QUESTION,
-                            n,
-                            server_cpu=server.cpu_times,
-                            time_limit=240.0,
-                        )
+                        phase = await stream_phase(server, n, time_limit=240.0)
                         records = await _collections(server, workdir)
                         if repeat:
                             figures = _summary(n, phase, records)

@@ -45,6 +45,7 @@ __all__ = [
     "cpu_per_token",
     "idle_memory",
     "in_turn",
+    "stream_phase",
     "summarise_phase",
     "warm_and_record",
 ]
@@ -280,6 +281,18 @@ def summarise_phase(n: int, phase: PhaseResult) -> dict[str, Any]:
     }
 
 
+async def stream_phase(server: Server, n: int, *, time_limit: float) -> PhaseResult:
+    """(b)'s phase on ``server``: ``n`` clients ask :data:`QUESTION` at once, over its socket."""
+    return await run_streams(
+        server.ws_url(WS_PATH[server.name]),
+        DIALECT[server.name],
+        QUESTION,
+        n,
+        server_cpu=server.cpu_times,
+        time_limit=time_limit,
+    )
+
+
 async def concurrency(plan: Plan, workdir: Path, log: Log) -> dict[str, Any]:
     """(b) N streams at 50 tokens/s each, all started together, for N in the plan.
 
@@ -302,14 +315,7 @@ async def concurrency(plan: Plan, workdir: Path, log: Log) -> dict[str, Any]:
             for n in plan.stream_counts:
                 for repeat in range(plan.stream_repeats):
                     for server in in_turn(everyone, repeat):
-                        phase = await run_streams(
-                            server.ws_url(WS_PATH[server.name]),
-                            DIALECT[server.name],
-                            QUESTION,
-                            n,
-                            server_cpu=server.cpu_times,
-                            time_limit=plan.stream_timeout,
-                        )
+                        phase = await stream_phase(server, n, time_limit=plan.stream_timeout)
                         summary = summarise_phase(n, phase)
                         summary["server_rss_kib"] = server.rss()
                         runs.setdefault((server.name, n), []).append(

@@ -19,17 +19,14 @@ from pathlib import Path
 
 import uvloop
 
-from bench.load import run_streams
 from bench.run import raise_file_limit
 from bench.scenarios import (
-    DIALECT,
     NORMAL_ANSWER,
-    QUESTION,
-    WS_PATH,
     answering_specs,
     in_turn,
     settings_env,
     stderr_log,
+    stream_phase,
     summarise_phase,
     warm_and_record,
 )
@@ -51,14 +48,7 @@ async def measure(streams: int, repeats: int) -> dict[str, list[float]]:
             ttft: dict[str, list[float]] = {s.name: [] for s in everyone}
             for repeat in range(repeats):
                 for server in in_turn(everyone, repeat):
-                    phase = await run_streams(
-                        server.ws_url(WS_PATH[server.name]),
-                        DIALECT[server.name],
-                        QUESTION,
-                        streams,
-                        server_cpu=server.cpu_times,
-                        time_limit=TIME_LIMIT,
-                    )
+                    phase = await stream_phase(server, streams, time_limit=TIME_LIMIT)
                     summary = summarise_phase(streams, phase)
                     if summary["completed"] != streams or summary["ttft_ms_p99"] is None:
                         raise RuntimeError(f"{server.name}: {summary['completed']}/{streams} done")
