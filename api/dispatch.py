@@ -86,7 +86,7 @@ async def _authenticate(conn: Connection, token: str) -> None:
     auth = conn.state.auth
     if not auth.enabled:
         conn.user = conn.user or ANONYMOUS
-        await conn.sender.put(AuthSuccessEnvelope(data=AuthSuccessData(user={"id": ANONYMOUS.id})))
+        await conn.sender.put(AuthSuccessEnvelope(data=AuthSuccessData(user=ANONYMOUS.public())))
         return
     user = auth.verify(token)
     if conn.user is not None and conn.user.id != user.id:

@@ -13,7 +13,7 @@ from transport.protocol import ErrorCode
 from transport.run import Run
 from transport.runs import Multitask
 
-__all__ = ["check_message", "start_run"]
+__all__ = ["address_key", "check_message", "start_run"]
 
 MULTITASK: tuple[Multitask, ...] = ("reject", "interrupt", "enqueue")
 
@@ -39,6 +39,15 @@ def check_message(settings: Settings, message: str, options: Mapping[str, Any]) 
     return cast(Multitask, multitask)
 
 
+def address_key(address: str | None) -> str:
+    """A client address as a rate-limit key.
+
+    >>> address_key("127.0.0.1")
+    'ip:127.0.0.1'
+    """
+    return f"ip:{address or 'unknown'}"
+
+
 async def start_run(
     state: AppState,
     *,
@@ -57,7 +66,7 @@ async def start_run(
     per client ``address`` instead: one busy client must not use up everyone's messages.
     """
     multitask = check_message(state.settings, message, options)
-    user_key = user_id if state.auth.enabled else f"ip:{address or 'unknown'}"
+    user_key = user_id if state.auth.enabled else address_key(address)
     for limiter, key in ((state.connection_limiter, client_key), (state.user_limiter, user_key)):
         if not limiter.allow(key):
             raise RateLimitedError(retry_after=limiter.retry_after(key))

@@ -11,7 +11,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.websockets import WebSocket
 
 from api.auth import ANONYMOUS, User, extract_token
-from api.intake import start_run
+from api.intake import address_key, start_run
 from api.state import AppState, app_state
 from api.ws import ChatConnection
 from transport.errors import (
@@ -73,7 +73,7 @@ async def _start(state: AppState, user: User, body: ChatRequest, request: Reques
     return await start_run(
         state,
         user_id=user.id,
-        client_key=f"ip:{address or 'unknown'}",
+        client_key=address_key(address),
         address=address,
         message=body.message,
         session_id=body.session_id,
