@@ -1,9 +1,10 @@
 """The knowledge base: a pack's Markdown chunked, indexed with BM25, served as a retriever.
 
 Example:
-    >>> kb = KnowledgeBase.from_pack(load_pack())                    # doctest: +SKIP
+    >>> pack = load_pack()                                           # doctest: +SKIP
+    >>> kb = KnowledgeBase.from_pack(pack)                           # doctest: +SKIP
     >>> retriever = kb.as_retriever(agent=pack.agent("specs"), k=4)  # doctest: +SKIP
-    >>> docs = await retriever.ainvoke("How heavy is the battery?")  # doctest: +SKIP
+    >>> docs = await retriever.ainvoke("What does the VB-24 weigh?")  # doctest: +SKIP
 """
 
 from __future__ import annotations

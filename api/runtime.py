@@ -2,7 +2,7 @@
 
 Example:
     >>> async with open_graph(Settings(checkpoint_path=":memory:")) as graph:  # doctest: +SKIP
-    ...     final = await ask(graph, "How heavy is the motor?")
+    ...     final = await ask(graph, "What is the weight of the motor without battery?")
 """
 
 from __future__ import annotations
