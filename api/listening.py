@@ -3,7 +3,7 @@
 For each run with envelopes to replay, a forwarder task reads the run's log until it has caught
 up; from then on (and at once when there is nothing to replay, as for a run the socket has just
 started) the run's own task hands each new envelope straight to the socket (a sink,
-:meth:`transport.runs.RunRegistry.push_to`), so a live token costs no task switch. A client too
+:meth:`transport.run.Run.push_to`), so a live token costs no task switch. A client too
 slow for that goes back to a forwarder, which waits for room in the socket's queue. A session
 subscription forwards every run its conversation starts.
 
