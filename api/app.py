@@ -23,10 +23,16 @@ from starlette.routing import WebSocketRoute
 
 from api.asyncapi import build_asyncapi
 from api.auth import Authenticator
+from api.bodylimit import BodyLimit
 from api.heap import settle_heap
-from api.httperrors import graphwire_error_handler, validation_error_handler
+from api.httperrors import (
+    graphwire_error_handler,
+    refused_json_handler,
+    validation_error_handler,
+)
 from api.limits import RateLimiter
 from api.metrics import Metrics
+from api.ops import create_ops_router
 from api.origins import OriginPolicy
 from api.routes import chat_socket, create_router
 from api.runtime import open_graph
@@ -35,6 +41,7 @@ from api.state import AppState
 from api.testpage import mount_test_page
 from transport.errors import GraphwireError
 from transport.runs import RunRegistry
+from transport.wirejson import JSONRefused
 
 __all__ = ["create_app"]
 
@@ -101,6 +108,9 @@ def create_app(settings: Settings, *, open_graph_with: GraphOpener = open_graph)
         ),
         lifespan=lifespan,
     )
+    # Inside CORS, so a 413 carries CORS headers and preflights never reach it; outside the
+    # routes, so an over-limit body is refused before authentication reads it.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.allowed_origins,
@@ -109,8 +119,10 @@ def create_app(settings: Settings, *, open_graph_with: GraphOpener = open_graph)
     )
     app.add_exception_handler(GraphwireError, graphwire_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(JSONRefused, refused_json_handler)
     app.router.routes.append(WebSocketRoute("/ws/chat", chat_socket))
     app.include_router(create_router())
+    app.include_router(create_ops_router())
     mount_test_page(app)
 
     @app.get("/asyncapi.json", include_in_schema=False)

@@ -52,6 +52,7 @@ from transport.protocol import (
     TextData,
     TextEnvelope,
     Timing,
+    UnsubscribeFrame,
     Usage,
     WorkflowStepData,
     WorkflowStepEnvelope,
@@ -186,6 +187,7 @@ _SUMMARIES = {
     "stop": "Stop one run, or every run this connection started.",
     "resume": "Replay a run's envelopes after `after_seq`, then follow it live.",
     "subscribe": "Receive every run of a conversation, whichever connection started it.",
+    "unsubscribe": "Stop receiving the new runs of a conversation this connection subscribed to.",
     "ping": "Ask for a `pong`.",
 }
 
@@ -246,6 +248,7 @@ def _examples() -> dict[str, BaseModel]:
         "stop": StopFrame(run_id=run_id),
         "resume": ResumeFrame(run_id=run_id, after_seq=5),
         "subscribe": SubscribeFrame(session_id=session_id),
+        "unsubscribe": UnsubscribeFrame(session_id=session_id),
         "ping": PingFrame(),
     }
 

@@ -1,6 +1,7 @@
-"""The ``graphwire`` command: ``chat``, ``eval`` and ``graph``.
+"""The ``graphwire`` command: ``serve``, ``chat``, ``eval``, ``graph`` and ``token``.
 
 Example:
+    $ graphwire serve --port 8080 --log-level debug
     $ graphwire chat "What is the battery capacity?"
     $ graphwire chat --json "What does E14 mean?"
     $ graphwire chat --url ws://127.0.0.1:8000/ws/chat          # a conversation with a server
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, get_args
 
 import typer
 from rich.console import Console
@@ -33,6 +34,8 @@ __all__ = ["create_cli", "main"]
 PackOption = Annotated[
     Path | None, typer.Option("--pack", help="Domain pack folder (default: the demo pack).")
 ]
+LOG_LEVELS: tuple[str, ...] = get_args(Settings.model_fields["log_level"].annotation)
+"""The levels ``--log-level`` takes (in any case): the ``log_level`` setting's."""
 
 
 def create_cli() -> typer.Typer:
@@ -70,13 +73,21 @@ def serve(
     host: Annotated[str | None, typer.Option("--host", help="Address to bind.")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port to bind.")] = None,
     pack: PackOption = None,
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            "--log-level",
+            metavar="<level>",
+            help=f"{', '.join(LOG_LEVELS)}, in any case (default: GRAPHWIRE_LOG_LEVEL, or INFO).",
+        ),
+    ] = None,
 ) -> None:
     """Serve graphwire.v1 over WebSocket (/ws/chat) and SSE, with the HTTP API and /docs."""
     from api.server import serve as run_server
 
     err = Console(stderr=True)
-    try:
-        settings = Settings.load(host=host, port=port, pack=pack)
+    try:  # a wrong level is Settings.load's ConfigurationError: "--log-level: Input should be …"
+        settings = Settings.load(host=host, port=port, pack=pack, log_level=log_level)
         load_pack(settings.pack)  # a bad pack fails here, with its reason, not inside uvicorn
         check_models(settings)  # and so does a missing API key or an unknown model
         run_server(settings)

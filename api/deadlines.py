@@ -109,13 +109,19 @@ class Deadlines:
         self._idle = asyncio.get_running_loop().call_later(delay, self._idle_check)
 
     def _send_check(self) -> None:
-        """A send blocked longer than the send timeout means the client stopped reading."""
+        """A send blocked for the send timeout means the client stopped reading.
+
+        The next look is due when the send in progress will have blocked that long (or a send
+        timeout from now, when nothing is being sent), so a stalled send is noticed one send
+        timeout after it began, not up to half a timeout later as with a fixed period.
+        """
         owner, timeout = self._owner, self._settings.send_timeout
         if owner is None:
             return
-        started = owner.sender.sending_since
-        if started is not None and time.monotonic() - started > timeout:
+        started, now = owner.sender.sending_since, time.monotonic()
+        if started is not None and now - started >= timeout:
             self._send = None
             owner.on_deadline("stalled")
             return
-        self._send = asyncio.get_running_loop().call_later(timeout / 2, self._send_check)
+        delay = timeout if started is None else started + timeout - now
+        self._send = asyncio.get_running_loop().call_later(delay, self._send_check)

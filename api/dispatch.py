@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from api.auth import ANONYMOUS, User
-from api.intake import start_run
+from api.intake import address_key, start_run
 from api.listening import RunListeners
 from api.state import AppState
 from transport.errors import GraphwireError
@@ -27,6 +27,7 @@ from transport.protocol import (
     ResumeFrame,
     StopFrame,
     SubscribeFrame,
+    UnsubscribeFrame,
 )
 from transport.ws import FrameSender
 
@@ -73,7 +74,12 @@ async def dispatch(conn: Connection, frame: ClientFrame) -> None:
         run = conn.state.registry.get(frame.run_id, user_id=user.id)
         conn.runs().forward(run, after_seq=frame.after_seq, replace=True)
     elif isinstance(frame, SubscribeFrame):
-        await conn.runs().subscribe(frame.session_id, user_id=user.id)
+        settings = conn.state.settings
+        limits = (settings.max_subscriptions_per_connection, settings.max_subscriptions_per_user)
+        quota = user.id if conn.state.auth.enabled else address_key(conn.address)
+        await conn.runs().subscribe(frame.session_id, user_id=user.id, quota=quota, limits=limits)
+    elif isinstance(frame, UnsubscribeFrame) and conn.listeners is not None:
+        conn.listeners.unsubscribe(frame.session_id)
 
 
 def _require_user(conn: Connection) -> User:

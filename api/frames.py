@@ -1,4 +1,8 @@
-"""Reading a client's WebSocket frame: size, UTF-8, JSON, then the protocol's frame models.
+"""Reading a client's WebSocket frame: size, JSON within limits, then the protocol's frame models.
+
+The JSON is read by :func:`transport.wirejson.read_json`, which refuses invalid UTF-8, lone
+surrogates, deep nesting and overlong numbers, so nothing a frame carries can fail to encode
+again further on (in a log, the store, the ``error`` that names its ids).
 
 Pure: no socket, no state. A frame that cannot be read raises :class:`FrameRefused` with the
 error to send (``MESSAGE_TOO_LARGE`` or ``INVALID_MESSAGE``) and whatever ``run_id`` and
@@ -12,23 +16,28 @@ Example:
     ...     read_frame({"bytes": b'{"type": "nap"}'}, max_bytes=65536)
     ... except FrameRefused as refused:
     ...     print(refused.error.code.value, "-", refused)
-    INVALID_MESSAGE - unknown frame type; expected auth, message, stop, resume, subscribe or ping
-"""
+    INVALID_MESSAGE - unknown frame type; expected auth, message, stop, resume, subscribe, unsubscribe or ping
+"""  # noqa: E501
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
 
 from transport.errors import GraphwireError
+from transport.ids import is_valid_id
 from transport.protocol import ClientFrame, ErrorCode, parse_client_frame
+from transport.wirejson import JSONRefused, read_json
 
 __all__ = ["FrameRefused", "frame_ids", "read_frame"]
 
 _NO_TYPE = "a frame must be a JSON object with a 'type'"
+_JSON_PROBLEMS = {
+    "syntax": "a frame must be a JSON object",
+    "encoding": "a frame must be UTF-8 JSON",
+}
 
 
 class FrameRefused(Exception):
@@ -45,7 +54,8 @@ def read_frame(message: Mapping[str, Any], *, max_bytes: int) -> ClientFrame:
     """The client frame in an ASGI ``websocket.receive`` message (``text`` or ``bytes``)."""
     text: str | None = message.get("text")
     data: bytes = (message.get("bytes") or b"") if text is None else b""
-    size = len(text.encode("utf-8")) if text is not None else len(data)
+    # (surrogatepass: a lone surrogate counts as UTF-8 would write it; read_json refuses it)
+    size = len(text.encode("utf-8", "surrogatepass")) if text is not None else len(data)
     if size > max_bytes:
         raise FrameRefused(
             GraphwireError(
@@ -54,11 +64,9 @@ def read_frame(message: Mapping[str, Any], *, max_bytes: int) -> ClientFrame:
             )
         )
     try:
-        decoded = json.loads(text if text is not None else data.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise _invalid("a frame must be UTF-8 JSON") from None
-    except json.JSONDecodeError:
-        raise _invalid("a frame must be a JSON object") from None
+        decoded = read_json(text if text is not None else data)
+    except JSONRefused as exc:
+        raise _invalid(_JSON_PROBLEMS.get(exc.kind) or f"invalid frame: {exc}") from None
     if not isinstance(decoded, dict):
         raise _invalid(_NO_TYPE)
     run_id, session_id = _ids(decoded)
@@ -81,10 +89,11 @@ def _invalid(
 
 
 def _ids(decoded: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The frame's ids, for the refusal to name; only ids a client may choose are echoed."""
     run_id, session_id = decoded.get("run_id"), decoded.get("session_id")
     return (
-        run_id if isinstance(run_id, str) else None,
-        session_id if isinstance(session_id, str) else None,
+        run_id if is_valid_id(run_id) else None,
+        session_id if is_valid_id(session_id) else None,
     )
 
 
@@ -94,8 +103,12 @@ def _explain(exc: ValidationError) -> str:
         return "invalid frame"
     first = errors[0]
     if first["type"] == "union_tag_invalid":
-        return "unknown frame type; expected auth, message, stop, resume, subscribe or ping"
+        return (
+            "unknown frame type; expected auth, message, stop, resume, subscribe, unsubscribe "
+            "or ping"
+        )
     if first["type"] in ("union_tag_not_found", "model_attributes_type"):
         return _NO_TYPE
     where = ".".join(str(p) for p in first["loc"][1:])  # loc[0] is the frame type
-    return f"invalid frame: {where}: {first['msg']}" if where else f"invalid frame: {first['msg']}"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"invalid frame: {where}: {message}" if where else f"invalid frame: {message}"

@@ -10,12 +10,14 @@ from fastapi.responses import JSONResponse
 
 from transport.errors import GraphwireError, ShuttingDownError
 from transport.protocol import ErrorCode
+from transport.wirejson import JSONRefused
 
 __all__ = [
     "STATUS",
     "RateLimitedError",
     "error_response",
     "graphwire_error_handler",
+    "refused_json_handler",
     "validation_error_handler",
 ]
 
@@ -86,3 +88,9 @@ async def validation_error_handler(request: Request, exc: Exception) -> JSONResp
         for err in exc.errors()[:5]
     )
     return error_response(ErrorCode.INVALID_MESSAGE, f"invalid request: {problems}")
+
+
+async def refused_json_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A request body :func:`transport.wirejson.read_json` refused (see :mod:`api.bodyjson`)."""
+    assert isinstance(exc, JSONRefused)
+    return error_response(ErrorCode.INVALID_MESSAGE, f"invalid request body: {exc}")

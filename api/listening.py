@@ -26,9 +26,10 @@ from typing import Any
 from starlette.websockets import WebSocketDisconnect
 
 from transport.errors import GraphwireError, describe_exception
-from transport.protocol import ErrorData
+from transport.protocol import ErrorCode, ErrorData
 from transport.run import Run, Sink
 from transport.runs import RunRegistry
+from transport.sessions import Subscriber
 from transport.ws import FrameSender, SlowConsumerError
 
 __all__ = ["SOCKET_GONE", "RunListeners"]
@@ -47,6 +48,7 @@ class RunListeners:
     """
 
     __slots__ = (
+        "closed",
         "forwarders",
         "on_error",
         "on_gone",
@@ -73,7 +75,8 @@ class RunListeners:
         self.forwarders: dict[str, asyncio.Task[None]] = {}
         self.pushing: dict[str, tuple[Run, Sink]] = {}
         self.started: list[Run] = []
-        self.subscriptions: dict[str, tuple[asyncio.Queue[Run], asyncio.Task[None]]] = {}
+        self.subscriptions: dict[str, Subscriber] = {}
+        self.closed = False
 
     @property
     def listening(self) -> bool:
@@ -99,19 +102,42 @@ class RunListeners:
         for run in [r for r in self.started if r.active]:
             await self.registry.cancel(run)
 
-    async def subscribe(self, session_id: str, *, user_id: str) -> None:
-        """Forward the conversation's runs going now and every run it starts from now on."""
+    async def subscribe(
+        self, session_id: str, *, user_id: str, quota: str, limits: tuple[int, int]
+    ) -> None:
+        """Forward the conversation's runs going now and every run it starts from now on.
+
+        ``limits`` are the most subscriptions this socket and its user (the ``quota`` key: the
+        user, or an anonymous caller's address) may hold; past either, ``RATE_LIMITED``.
+        """
         if session_id in self.subscriptions:
             return
-        queue = await self.registry.sessions.subscribe(session_id, user_id=user_id)
+        per_connection, per_user = limits
+        if len(self.subscriptions) >= per_connection:
+            raise GraphwireError(
+                f"this connection already follows {per_connection} conversations, the most "
+                "allowed (GRAPHWIRE_MAX_SUBSCRIPTIONS_PER_CONNECTION); unsubscribe from one first",
+                code=ErrorCode.RATE_LIMITED,
+            )
+        tell = self._forward_new_run
+        await self.registry.sessions.subscribe(
+            session_id, tell, user_id=user_id, limit=per_user, quota=quota
+        )
+        if self.closed:  # the socket closed while the owner was looked up
+            self.registry.sessions.unsubscribe(session_id, tell)
+            return
+        self.subscriptions[session_id] = tell
         for run in self.registry.sessions.active_runs(session_id):
             self.forward(run, after_seq=-1)
 
-        async def forward_new_runs() -> None:
-            while True:
-                self.forward(await queue.get(), after_seq=-1)
+    def unsubscribe(self, session_id: str) -> None:
+        """Stop forwarding the conversation's new runs (runs already forwarded carry on)."""
+        tell = self.subscriptions.pop(session_id, None)
+        if tell is not None:
+            self.registry.sessions.unsubscribe(session_id, tell)
 
-        self.subscriptions[session_id] = (queue, asyncio.create_task(forward_new_runs()))
+    def _forward_new_run(self, run: Run) -> None:
+        self.forward(run, after_seq=-1)
 
     def forward(self, run: Run, *, after_seq: int, replace: bool = False) -> None:
         """Send the run's envelopes after ``after_seq`` on this socket (once per run)."""
@@ -135,9 +161,9 @@ class RunListeners:
             task.cancel()
         for run_id in list(self.pushing):
             self._stop_pushing(run_id)
-        for session_id, (queue, task) in self.subscriptions.items():
-            task.cancel()
-            self.registry.sessions.unsubscribe(session_id, queue)
+        self.closed = True
+        for session_id in list(self.subscriptions):
+            self.unsubscribe(session_id)
 
     async def _pump(self, run: Run, after_seq: int, sink: Sink) -> None:
         """Read the run's log until caught up, then let the run push to this socket."""

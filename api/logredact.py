@@ -1,4 +1,5 @@
-"""Keep tokens out of the logs: uvicorn logs every WebSocket URL, ``?token=…`` included.
+"""Keep tokens out of the logs: uvicorn logs every WebSocket URL, ``?token=…`` included, and at
+DEBUG every handshake header (``< authorization: Bearer …``, one ``< %s: %s`` line each).
 
 :func:`install_log_redaction` puts a :class:`RedactingFilter` on uvicorn's and graphwire's loggers
 and on the root logger's handlers. Call it after logging is configured (uvicorn's ``dictConfig``
@@ -21,24 +22,58 @@ __all__ = ["REDACTED_LOGGERS", "RedactingFilter", "install_log_redaction", "reda
 
 REDACTED_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "graphwire")
 
-_SECRET_NAMES = r"(?:access[_-]?token|id[_-]?token|token|api[_-]?key|apikey|secret|password)"
+_SECRET_NAMES = (
+    r"(?:(?:access|id|refresh|session)[_-]?token|token|jwt|api[_-]?key|apikey"
+    r"|client[_-]?secret|secret|password|passwd|authorization|signature)"
+)
+# Headers whose value is a credential, or may carry one (a token offered as a WebSocket
+# subprotocol). Their value is masked whole, whatever it looks like: ``Bearer <a> <b>`` has a
+# space inside, a cookie has ``;`` and ``=``, a subprotocol list has commas.
+_SECRET_HEADERS = (
+    r"(?:proxy[-_])?authorization|(?:set[-_])?cookie2?|sec[-_]websocket[-_]protocol"
+    r"|(?:x[-_](?:[a-z0-9]+[-_])*?)?(?:api[-_]?key|apikey"
+    r"|(?:auth|access|id|refresh|session|security|csrf|xsrf|private)[-_]token)"
+    r"|x[-_](?:[a-z0-9]+[-_])*?(?:auth|token|secret|password|key|signature)"
+)
+
+
+def _up_to_closing(quote: str) -> str:
+    """The rest of a quoted string opened by group ``quote``: escapes skipped, quote kept."""
+    return rf"(?:\\.|(?!(?P={quote}))[^\\])*"
+
 
 # Secrets in the shapes of logged URLs, headers and frames. What these find is replaced here and
 # kept away from transport.errors.redact, whose ``token=\S+`` rule would swallow the rest of a
 # query string (``?token=abc&x=1`` must become ``?token=***&x=1``); the text between them goes
-# through redact.
-_LOG_SECRETS = re.compile(
-    "|".join(
-        (
-            # ?token=abc&x=1
-            rf"([?&;]{_SECRET_NAMES}=)[^&#\s\"']*",
-            # Authorization: Basic dXNlcjpw (the scheme goes too)
-            r"\b((?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?)"
-            r"(?:(?:bearer|basic|digest|negotiate|token)\s+)?[^\s\"',;&]+",
-            # {"token": "abc"} or {'password': 'abc'}
-            rf"([\"']{_SECRET_NAMES}[\"']\s*:\s*[\"'])[^\"']*",
-        )
+# through redact. Each rule is (what is kept: the name and what opens the value, the value).
+_RULES = {
+    # ?token=abc&x=1, to the next parameter; a quote ends the value only where a quoted URL ends
+    "query": (rf"[?&;]{_SECRET_NAMES}=", r"(?:[^&#\s\"']|[\"'](?![\s,;:)\]}>]|$))*"),
+    # {'authorization': 'Bearer a b'}, {"token": "abc"}, JSON: the quoted value, whole
+    "keyed": (
+        rf"b?(?P<q1>[\"'])(?:{_SECRET_HEADERS}|{_SECRET_NAMES})(?P=q1)\s*[:=]\s*b?(?P<v1>[\"'])",
+        _up_to_closing("v1"),
     ),
+    # (b'authorization', b'Bearer a b') in a header list, ["cookie", "a=1; b=2"] in JSON
+    "paired": (
+        rf"[(\[]\s*b?(?P<q2>[\"'])(?:{_SECRET_HEADERS})(?P=q2)\s*,\s*b?(?P<v2>[\"'])",
+        _up_to_closing("v2"),
+    ),
+    # {'set-cookie': ['a=1', 'b=2']}: every value of the list
+    "listed": (rf"b?(?P<q3>[\"'])(?:{_SECRET_HEADERS})(?P=q3)\s*[:=]\s*[\[(]", r"[^\])]*"),
+    # 'Authorization: Bearer a b' inside a quoted string: to its end or an escaped line break
+    "inquotes": (
+        rf"(?P<q4>[\"'])(?:{_SECRET_HEADERS})\s*[:=]\s*",
+        r"(?:(?!(?P=q4)|\\[rn])[^\r\n])*",
+    ),
+    # Authorization: Bearer a b (a header line): the whole value, to the end of the line
+    "header": (
+        rf"(?:(?<=\\[rn])|(?<![\w-]))(?:{_SECRET_HEADERS})\s*[:=]\s*",
+        r"(?:(?!\\[rn])[^\r\n])*",
+    ),
+}
+_LOG_SECRETS = re.compile(
+    "|".join(f"(?P<{name}>{kept}){value}" for name, (kept, value) in _RULES.items()),
     re.IGNORECASE,
 )
 _MARK = "_graphwire_redacted"
@@ -48,14 +83,19 @@ _WITHHELD = "[log message withheld: it could not be redacted]"
 def redact_log_text(text: str) -> str:
     """``text`` with tokens, keys, passwords and credentials replaced by ``***``.
 
-    >>> redact_log_text("Authorization: Bearer eyJhbGciOi.eyJzdWIi.c2ln")
-    'Authorization: ***'
+    A credential header's value is masked whole, to the end of the value (of the line, or of
+    the quoted string it is logged in), whatever its shape:
+
+    >>> redact_log_text("< authorization: Bearer eyJhbGciOi.eyJz dWIi.c2ln")
+    '< authorization: ***'
+    >>> redact_log_text("[(b'cookie', b'sid=1; theme=dark'), (b'host', b'example.org')]")
+    "[(b'cookie', b'***'), (b'host', b'example.org')]"
     """
     parts: list[str] = []
     start = 0
     for match in _LOG_SECRETS.finditer(text):
-        name = next(group for group in match.groups() if group is not None)
-        parts += [redact(text[start : match.start()]), f"{name}***"]
+        kept = next(match[name] for name in _RULES if match[name] is not None)
+        parts += [redact(text[start : match.start()]), f"{kept}***"]
         start = match.end()
     parts.append(redact(text[start:]))
     return "".join(parts)
@@ -126,7 +166,9 @@ def _redact_message(record: logging.LogRecord) -> None:
             rebuilt = record.msg % args
         except Exception:
             rebuilt = None
-        if rebuilt is not None and redact_log_text(rebuilt) == rebuilt:
+        # Redacted one by one, the arguments lose their context (``Bearer a b`` alone keeps
+        # its ``b``): they stand only if they give exactly the redacted whole message.
+        if rebuilt == clean:
             record.args = args
             return
     record.msg, record.args = clean, None

@@ -1,4 +1,4 @@
-"""HTTP routes: chat (JSON and SSE), run replay and cancel, sessions, health, readiness, metrics."""
+"""HTTP routes: chat (JSON and SSE), run replay and cancel, and conversations (ops: api.ops)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.websockets import WebSocket
 
 from api.auth import ANONYMOUS, User, extract_token
+from api.bodyjson import WireJSONRoute
 from api.intake import address_key, start_run
 from api.state import AppState, app_state
 from api.ws import ChatConnection
@@ -20,7 +21,16 @@ from transport.errors import (
     ShuttingDownError,
     describe_exception,
 )
-from transport.protocol import EndEnvelope, ErrorCode, ErrorEnvelope, FinalEnvelope
+from transport.protocol import (
+    EndEnvelope,
+    ErrorCode,
+    ErrorEnvelope,
+    FinalEnvelope,
+    Identifier,
+    MaybeIdentifier,
+    Options,
+    WireText,
+)
 from transport.run import Run
 from transport.sse import parse_last_event_id, to_event
 
@@ -32,10 +42,10 @@ class ChatRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    message: str
-    session_id: str | None = None
-    run_id: str | None = None
-    options: dict[str, Any] = Field(default_factory=dict)
+    message: WireText
+    session_id: MaybeIdentifier = None
+    run_id: MaybeIdentifier = None
+    options: Options = Field(default_factory=dict)
 
 
 class Problem(BaseModel):
@@ -69,11 +79,17 @@ UserDep = Annotated[User, Depends(current_user)]
 
 
 async def _start(state: AppState, user: User, body: ChatRequest, request: Request) -> Run:
+    """Start the run a chat request asks for.
+
+    HTTP has no connection, so its per-client rate limit is kept per user when authentication
+    is on (users behind one proxy or NAT do not share it), and per client address when it is
+    off (nothing else tells anonymous callers apart).
+    """
     address = request.client.host if request.client else None
     return await start_run(
         state,
         user_id=user.id,
-        client_key=address_key(address),
+        client_key=f"user:{user.id}" if state.auth.enabled else address_key(address),
         address=address,
         message=body.message,
         session_id=body.session_id,
@@ -132,7 +148,7 @@ async def chat_socket(websocket: WebSocket) -> None:
 
 def create_router() -> APIRouter:
     """Every HTTP route of the app (``/ws/chat`` is :func:`chat_socket`)."""
-    router = APIRouter()
+    router = APIRouter(route_class=WireJSONRoute)  # bodies read with the protocol's JSON limits
 
     @router.post("/api/v1/chat", responses=ERRORS, tags=["chat"])
     async def chat(body: ChatRequest, user: UserDep, request: Request) -> dict[str, Any]:
@@ -173,9 +189,9 @@ def create_router() -> APIRouter:
     async def chat_stream_get(
         user: UserDep,
         request: Request,
-        message: Annotated[str, Query()],
-        session_id: Annotated[str | None, Query()] = None,
-        run_id: Annotated[str | None, Query()] = None,
+        message: Annotated[WireText, Query()],
+        session_id: Annotated[MaybeIdentifier, Query()] = None,
+        run_id: Annotated[MaybeIdentifier, Query()] = None,
         multitask: Annotated[Literal["reject", "interrupt", "enqueue"], Query()] = "reject",
         last_event_id: Annotated[str | None, Header()] = None,
     ) -> Response:
@@ -195,7 +211,7 @@ def create_router() -> APIRouter:
 
     @router.get("/api/v1/runs/{run_id}/stream", responses=ERRORS, tags=["runs"])
     async def run_stream(
-        run_id: str,
+        run_id: Identifier,
         user: UserDep,
         request: Request,
         after_seq: Annotated[int | None, Query(ge=-1)] = None,
@@ -214,13 +230,15 @@ def create_router() -> APIRouter:
         return _stream(state, run, start)
 
     @router.post("/api/v1/runs/{run_id}/cancel", responses=ERRORS, tags=["runs"])
-    async def cancel_run(run_id: str, user: UserDep, request: Request) -> dict[str, Any]:
+    async def cancel_run(run_id: Identifier, user: UserDep, request: Request) -> dict[str, Any]:
         """Stop a run; it ends with ``end`` ``cancelled`` (a finished run is left as it ended)."""
         run = await app_state(request).registry.cancel_for(user_id=user.id, run_id=run_id)
         return {"run_id": run.run_id, "session_id": run.session_id, "reason": run.end_reason}
 
     @router.get("/api/v1/sessions/{session_id}/messages", responses=ERRORS, tags=["sessions"])
-    async def session_messages(session_id: str, user: UserDep, request: Request) -> dict[str, Any]:
+    async def session_messages(
+        session_id: Identifier, user: UserDep, request: Request
+    ) -> dict[str, Any]:
         """The conversation so far: every run that has ended (a run is saved as it ends)."""
         state = app_state(request)
         if not await state.registry.sessions.check(session_id, user_id=user.id):
@@ -235,7 +253,7 @@ def create_router() -> APIRouter:
         responses=ERRORS,
         tags=["sessions"],
     )
-    async def forget_session(session_id: str, user: UserDep, request: Request) -> Response:
+    async def forget_session(session_id: Identifier, user: UserDep, request: Request) -> Response:
         """Forget the conversation: its runs stop and its history is deleted."""
         state = app_state(request)
         if not await state.registry.sessions.check(session_id, user_id=user.id):
@@ -243,26 +261,6 @@ def create_router() -> APIRouter:
         await state.registry.forget_session(session_id, user_id=user.id)
         await state.graph.checkpointer.adelete_thread(session_id)
         return Response(status_code=204)
-
-    @router.get("/health", tags=["ops"])
-    async def health() -> dict[str, str]:
-        """Liveness: the process answers."""
-        return {"status": "ok"}
-
-    @router.get("/ready", tags=["ops"])
-    async def ready(request: Request) -> Response:
-        """Readiness: the graph is built and the server is not shutting down."""
-        state = getattr(request.app.state, "graphwire", None)
-        if state is None or state.draining:
-            return Response(
-                '{"status":"unavailable"}', status_code=503, media_type="application/json"
-            )
-        return Response('{"status":"ready"}', media_type="application/json")
-
-    @router.get("/metrics", tags=["ops"])
-    async def metrics(request: Request) -> Response:
-        """Prometheus text exposition."""
-        return Response(app_state(request).metrics.render(), media_type="text/plain; version=0.0.4")
 
     return router
 

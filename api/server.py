@@ -35,7 +35,16 @@ class GracefulServer(uvicorn.Server):
 def build_server(
     settings: Settings, *, port: int | None = None, **overrides: Any
 ) -> GracefulServer:
-    """A configured server for ``settings`` (``port=0`` picks a free port)."""
+    """A configured server for ``settings`` (``port=0`` picks a free port).
+
+    ``X-Forwarded-For`` / ``X-Forwarded-Proto`` are believed only from ``trusted_proxies``:
+    uvicorn's own default (any peer on 127.0.0.1, or ``FORWARDED_ALLOW_IPS``) would let every
+    local client choose the address that rate limits and the ``/metrics`` gate see.
+
+    >>> build_server(Settings(trusted_proxies=["10.0.0.2"]), port=0).config.proxy_headers
+    True
+    """
+    trusted = settings.trusted_proxies  # (validated and stripped by the setting)
     config = uvicorn.Config(
         create_app(settings, **overrides),
         host=settings.host,
@@ -45,6 +54,8 @@ def build_server(
         ws_per_message_deflate=False,
         ws_ping_interval=settings.ping_interval,
         ws_ping_timeout=settings.ping_interval,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
         timeout_graceful_shutdown=5,
         log_level=settings.log_level.lower(),
         server_header=False,
@@ -55,5 +66,8 @@ def build_server(
 
 def serve(settings: Settings) -> None:
     """Run the server until interrupted (``graphwire serve``)."""
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
+    # The console script has configured logging already (basicConfig then does nothing): the
+    # level is set apart, so that graphwire's own lines follow the log level too.
+    logging.getLogger().setLevel(settings.log_level)
     build_server(settings).run()

@@ -10,11 +10,12 @@ Example:
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -68,7 +69,9 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="seconds a model request may wait for its next byte"
     )
     max_retries: int = Field(default=2, ge=0, le=10, description="model request retries")
-    log_level: str = "INFO"
+    log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = Field(
+        default="INFO", description="CRITICAL, ERROR, WARNING, INFO or DEBUG"
+    )
 
     # --- server -----------------------------------------------------------------------------
     host: str = Field(default="127.0.0.1", description="address `graphwire serve` binds")
@@ -79,6 +82,19 @@ class Settings(BaseSettings):
             "browser origins allowed for WebSocket handshakes and CORS besides the server's own "
             "(the address a page it served came from); ['*'] allows any"
         ),
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed "
+            "(e.g. 127.0.0.1 behind a local nginx); none: the peer's own address is the client's"
+        ),
+    )
+    metrics_public: bool = Field(
+        default=False, description="serve /metrics to anyone; off: loopback clients only"
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="a bearer token that also opens /metrics from any address"
     )
     # --- authentication (off when neither key is set) ---------------------------------------
     jwt_secret: SecretStr | None = Field(default=None, description="HS256 shared secret")
@@ -99,6 +115,15 @@ class Settings(BaseSettings):
     # --- limits -----------------------------------------------------------------------------
     max_message_chars: int = Field(default=8_000, ge=1, description="longest question accepted")
     max_frame_bytes: int = Field(default=65_536, ge=256, description="largest client frame")
+    max_body_bytes: int = Field(
+        default=65_536, ge=256, description="largest HTTP request body (refused before auth)"
+    )
+    max_subscriptions_per_connection: int = Field(
+        default=100, ge=1, description="conversations one socket may subscribe to"
+    )
+    max_subscriptions_per_user: int = Field(
+        default=1_000, ge=1, description="subscriptions one user may hold over all sockets"
+    )
     max_connections: int = Field(default=5_000, ge=1)
     rate_limit_per_minute: int = Field(default=30, ge=1, description="messages per connection")
     user_rate_limit_per_minute: int = Field(
@@ -112,7 +137,12 @@ class Settings(BaseSettings):
         default=10_000, ge=700, description="allocations between young garbage collections"
     )
 
-    @field_validator("allowed_origins", mode="before")
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("allowed_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
         """``a,b`` or a JSON list, from the environment; a list as it is."""
@@ -135,6 +165,22 @@ class Settings(BaseSettings):
                     "e.g. http://localhost:3000, with no path"
                 )
         return origins
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        """Each entry is ``*`` or an IP address or network, as uvicorn matches them."""
+        proxies = [proxy.strip() for proxy in value if proxy.strip()]
+        for proxy in proxies:
+            if proxy == "*":
+                continue
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{proxy!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/8)"
+                ) from None
+        return proxies
 
     @classmethod
     def load(cls, *, flags: Mapping[str, str] | None = None, **values: Any) -> Self:

@@ -50,6 +50,11 @@ CLOSE_POLICY = 1008
 CLOSE_RESTART = 1012
 CLOSE_TRY_LATER = 1013
 
+SLOW_REASON = "client too slow"
+SLOW_CLOSE_WAIT = 1.0
+"""Seconds a client dropped for not reading gets for its close frame (it queues behind what the
+client did not read, so waiting a whole send timeout again would rarely get it out)."""
+
 
 class ChatConnection:
     """Serves one WebSocket.
@@ -187,8 +192,7 @@ class ChatConnection:
         elif deadline == "idle":
             self._finish(CLOSE_IDLE, "idle timeout")
         else:
-            log.info("connection %s is not reading: closing it", self.id)
-            self._too_slow()
+            self._too_slow(stalled=True)
 
     def _chore(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coroutine)
@@ -222,8 +226,11 @@ class ChatConnection:
             # The peer may be gone, or not reading (then even the close frame cannot go out).
             # No wait_for: its task would keep the failure, the failure's traceback the
             # wait_for frame, and that frame the task, a cycle only the collector frees.
+            wait = self.settings.send_timeout
+            if reason == SLOW_REASON:  # it is not reading: its close frame waits behind the rest
+                wait = min(wait, SLOW_CLOSE_WAIT)
             with contextlib.suppress(Exception):
-                async with asyncio.timeout(self.settings.send_timeout):
+                async with asyncio.timeout(wait):
                     await self.ws.close(code=code, reason=reason)
 
     async def close_for_restart(self) -> None:
@@ -245,8 +252,17 @@ class ChatConnection:
     def _gone(self) -> None:
         self._finish(CLOSE_IDLE, "")
 
-    def _too_slow(self) -> None:
-        self._finish(CLOSE_POLICY, "client too slow")
+    def _too_slow(self, *, stalled: bool = False) -> None:
+        """Drop a client that stopped reading; say why in one INFO line (the first cause wins)."""
+        if self._closed:
+            return
+        settings, user = self.settings, self.user.id if self.user is not None else "none yet"
+        waited = f"{settings.send_timeout:g} s (GRAPHWIRE_SEND_TIMEOUT)"
+        why = f"its send queue stayed full ({settings.send_queue_size} envelopes) for {waited}"
+        if stalled:
+            why = f"a send blocked for longer than {waited}"
+        log.info("dropping connection %s (user %s): it is not reading: %s", self.id, user, why)
+        self._finish(CLOSE_POLICY, SLOW_REASON)
 
     def runs(self) -> RunListeners:
         """The runs this socket listens to, made on first use."""

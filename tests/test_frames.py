@@ -50,7 +50,7 @@ def test_the_size_limit_counts_utf8_bytes_of_text_frames() -> None:
         ({"text": "[1, 2]"}, "a frame must be a JSON object with a 'type'"),
         ({"text": '{"message": "hi"}'}, "a frame must be a JSON object with a 'type'"),
         ({"text": '{"type": "nap"}'}, "unknown frame type; expected auth, message, stop, resume, "
-                                      "subscribe or ping"),
+                                      "subscribe, unsubscribe or ping"),
     ],
 )  # fmt: skip
 def test_unreadable_frames_are_invalid_messages(message: dict[str, Any], reason: str) -> None:

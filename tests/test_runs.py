@@ -86,7 +86,7 @@ async def test_a_conversation_belongs_to_its_user(minipack: DomainPack) -> None:
             await call
         assert denied.value.code == ErrorCode.FORBIDDEN
     with pytest.raises(GraphwireError):
-        await registry.sessions.subscribe("s_alice", user_id="mallory")
+        await registry.sessions.subscribe("s_alice", print, user_id="mallory", limit=10)
     with pytest.raises(NotFoundError):
         registry.get("r_nope", user_id="alice")
     with pytest.raises(GraphwireError) as reused:
@@ -154,14 +154,15 @@ async def test_close_ends_every_active_run(minipack: DomainPack) -> None:
 
 async def test_subscribers_hear_of_new_runs(minipack: DomainPack) -> None:
     registry = _registry(minipack)
-    queue = await registry.sessions.subscribe("s_sub", user_id="alice")
+    heard: list[Any] = []
+    await registry.sessions.subscribe("s_sub", heard.append, user_id="alice", limit=10)
     run = await registry.start(question=Q, user_id="alice", session_id="s_sub")
-    assert queue.get_nowait() is run
-    registry.sessions.unsubscribe("s_sub", queue)
+    assert heard == [run]
+    registry.sessions.unsubscribe("s_sub", heard.append)
     await registry.start(
         question="How heavy is it?", user_id="alice", session_id="s_sub", multitask="enqueue"
     )
-    assert queue.empty()
+    assert heard == [run]
 
 
 def _text(seq: int) -> TextEnvelope:

@@ -18,7 +18,10 @@ from functools import lru_cache
 from json.encoder import encode_basestring as _quote
 from typing import Annotated, Any, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
+
+from transport.ids import ID_PATTERN, MAX_ID_CHARS, check_id
+from transport.wirejson import check_text, check_value
 
 __all__ = [
     "PROTOCOL",
@@ -37,7 +40,10 @@ __all__ = [
     "ErrorEnvelope",
     "FinalData",
     "FinalEnvelope",
+    "Identifier",
+    "MaybeIdentifier",
     "MessageFrame",
+    "Options",
     "PingFrame",
     "PongEnvelope",
     "ResumeFrame",
@@ -51,7 +57,9 @@ __all__ = [
     "TextData",
     "TextEnvelope",
     "Timing",
+    "UnsubscribeFrame",
     "Usage",
+    "WireText",
     "WorkflowStepData",
     "WorkflowStepEnvelope",
     "parse_client_frame",
@@ -328,6 +336,21 @@ RunEnvelope = (
 
 # --------------------------------------------------------------------------- client frames
 
+Identifier = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_ID_CHARS, json_schema_extra={"pattern": ID_PATTERN}),
+    AfterValidator(check_id),
+]
+"""A client-chosen ``session_id`` or ``run_id`` (:mod:`transport.ids` says what it may be)."""
+
+MaybeIdentifier = Annotated[Identifier | None, BeforeValidator(lambda v: None if v == "" else v)]
+"""An optional id; an empty string (an empty form field, say) counts as none."""
+
+WireText = Annotated[str, AfterValidator(check_text)]
+"""Text from a client: any string UTF-8 can carry (no lone surrogate)."""
+
+Options = Annotated[dict[str, Any], AfterValidator(check_value)]
+
 
 class _Frame(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -335,31 +358,36 @@ class _Frame(BaseModel):
 
 class AuthFrame(_Frame):
     type: Literal["auth"] = "auth"
-    token: str
+    token: WireText
 
 
 class MessageFrame(_Frame):
     type: Literal["message"] = "message"
-    message: str
-    session_id: str | None = None
-    run_id: str | None = None
-    options: dict[str, Any] = Field(default_factory=dict)
+    message: WireText
+    session_id: MaybeIdentifier = None
+    run_id: MaybeIdentifier = None
+    options: Options = Field(default_factory=dict)
 
 
 class StopFrame(_Frame):
     type: Literal["stop"] = "stop"
-    run_id: str | None = None
+    run_id: MaybeIdentifier = None
 
 
 class ResumeFrame(_Frame):
     type: Literal["resume"] = "resume"
-    run_id: str
+    run_id: Identifier
     after_seq: int = Field(ge=-1)
 
 
 class SubscribeFrame(_Frame):
     type: Literal["subscribe"] = "subscribe"
-    session_id: str
+    session_id: Identifier
+
+
+class UnsubscribeFrame(_Frame):
+    type: Literal["unsubscribe"] = "unsubscribe"
+    session_id: Identifier
 
 
 class PingFrame(_Frame):
@@ -367,7 +395,13 @@ class PingFrame(_Frame):
 
 
 ClientFrame = Annotated[
-    AuthFrame | MessageFrame | StopFrame | ResumeFrame | SubscribeFrame | PingFrame,
+    AuthFrame
+    | MessageFrame
+    | StopFrame
+    | ResumeFrame
+    | SubscribeFrame
+    | UnsubscribeFrame
+    | PingFrame,
     Field(discriminator="type"),
 ]
 

@@ -28,10 +28,11 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from transport.errors import GraphwireError, NotFoundError, ShuttingDownError
 from transport.eventlog import EventLog, MemoryEventLog
-from transport.ids import new_run_id, new_session_id
+from transport.ids import is_valid_id, new_run_id, new_session_id
 from transport.protocol import EndReason, ErrorCode
 from transport.run import Run
-from transport.sessions import Sessions
+from transport.sessions import Session, Sessions
+from transport.wirejson import JSONRefused, check_text
 
 __all__ = ["Multitask", "RunObserver", "RunRegistry"]
 
@@ -72,6 +73,7 @@ class RunRegistry:
         )
         self.clock = clock
         self._runs: dict[str, Run] = {}
+        self._reserved: dict[str, str] = {}  # client-chosen run ids being started → their user
         saver = getattr(graph, "checkpointer", None)
         self.sessions = Sessions(saver if isinstance(saver, BaseCheckpointSaver) else None)
         self._closing = False
@@ -110,23 +112,56 @@ class RunRegistry:
     ) -> Run:
         """Start a run (or queue it behind the session's running one).
 
-        Raises ``GraphwireError`` with ``EMPTY_MESSAGE``, ``BUSY``, ``FORBIDDEN`` or
-        ``INVALID_MESSAGE`` (a run id already in use), or :class:`ShuttingDownError` once
-        :meth:`close` began; nothing is started then.
+        Raises ``GraphwireError`` with ``EMPTY_MESSAGE``, ``BUSY``, ``FORBIDDEN`` (another
+        user's conversation or run id) or ``INVALID_MESSAGE`` (a malformed id, or a run id
+        already in use), or :class:`ShuttingDownError` once :meth:`close` began; nothing is
+        started then. A client-chosen run id is reserved before anything awaits, so two starts
+        cannot share it; starts in one conversation take turns (:meth:`Sessions.starting`).
         """
         if self._closing:
             raise ShuttingDownError("the server is shutting down; ask again in a moment")
-        if not question.strip():
-            raise GraphwireError("the message is empty", code=ErrorCode.EMPTY_MESSAGE)
-        if run_id is not None and run_id in self._runs:
+        _check_input(question, session_id, run_id)
+        if run_id is not None:
+            self._reserve(run_id, user_id)
+        try:
+            if not session_id:  # a new conversation: nothing stored can own the id we mint
+                session_id = new_session_id()
+                return await self._start_in(
+                    self.sessions.open(session_id, owner=user_id),
+                    session_id, question, user_id, run_id, multitask,
+                )  # fmt: skip
+            async with self.sessions.starting(session_id):
+                session = await self.sessions.claim(session_id, user_id=user_id)
+                return await self._start_in(
+                    session, session_id, question, user_id, run_id, multitask
+                )
+        finally:
+            if run_id is not None:
+                self._reserved.pop(run_id, None)
+
+    def _reserve(self, run_id: str, user_id: str) -> None:
+        """Hold a client-chosen run id for this start; refused if a run has it already."""
+        owner = self._reserved.get(run_id)
+        if owner is None and (kept := self._runs.get(run_id)) is not None:
+            owner = kept.user_id
+        if owner is None:
+            self._reserved[run_id] = user_id
+        elif owner != user_id:
+            raise GraphwireError("this run id belongs to another user", code=ErrorCode.FORBIDDEN)
+        else:
             raise GraphwireError(
                 f"run id {run_id} is already in use", code=ErrorCode.INVALID_MESSAGE
             )
-        if not session_id:  # a new conversation: nothing stored can own the id we mint
-            session_id = new_session_id()
-            session = self.sessions.open(session_id, owner=user_id)
-        else:
-            session = await self.sessions.claim(session_id, user_id=user_id)
+
+    async def _start_in(
+        self,
+        session: Session,
+        session_id: str,
+        question: str,
+        user_id: str,
+        run_id: str | None,
+        multitask: Multitask,
+    ) -> Run:
         running = session.active_runs()
         if running and multitask == "reject":
             raise GraphwireError(
@@ -137,25 +172,28 @@ class RunRegistry:
         if running and multitask == "interrupt":
             for other in running:
                 await self.cancel(other)
+        run_id = run_id or new_run_id()
         run = Run(
-            run_id=run_id or new_run_id(),
+            run_id=run_id,
             session_id=session_id,
             user_id=user_id,
             question=question,
-            log=self._log_factory(run_id or ""),
+            log=self._log_factory(run_id),
             created_at=self.clock(),
             grace=self.grace,
             on_orphaned=self._cancel_orphan,
         )
-        run.log.run_id = run.run_id
         previous = session.active_runs()[-1] if multitask == "enqueue" and running else None
         self._runs[run.run_id] = run
         session.runs.append(run)
         run.task = asyncio.create_task(self._execute(run, previous), name=f"run {run.run_id}")
         if self.observer:
             self.observer.run_started()
-        for queue in list(session.subscribers):
-            queue.put_nowait(run)
+        for tell in list(session.subscribers):
+            try:
+                tell(run)
+            except Exception:  # one subscriber's failure must not stop the run for the rest
+                log.exception("a subscriber of conversation %s failed", session_id)
         run.arm_orphan_timer()
         return run
 
@@ -240,3 +278,19 @@ class RunRegistry:
             await asyncio.wait(tasks, timeout=wait)
         for run in active:
             await self._settle(run)
+
+
+def _check_input(question: str, session_id: str | None, run_id: str | None) -> None:
+    """What every transport already checked, checked again for in-process callers."""
+    try:
+        check_text(question)
+    except JSONRefused as exc:
+        raise GraphwireError(f"the message: {exc}", code=ErrorCode.INVALID_MESSAGE) from None
+    if not question.strip():
+        raise GraphwireError("the message is empty", code=ErrorCode.EMPTY_MESSAGE)
+    for name, value in (("session_id", session_id), ("run_id", run_id)):
+        if value and not is_valid_id(value):
+            raise GraphwireError(
+                f"{name} must be 1 to 128 characters of ASCII letters, digits and - . _ ~ :",
+                code=ErrorCode.INVALID_MESSAGE,
+            )

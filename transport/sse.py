@@ -15,6 +15,8 @@ from transport.protocol import RunEnvelope
 
 __all__ = ["parse_last_event_id", "to_event"]
 
+_SEQ_DIGITS = 18
+
 
 def to_event(envelope: RunEnvelope) -> ServerSentEvent:
     """One SSE event for one envelope."""
@@ -32,6 +34,8 @@ def parse_last_event_id(value: str | None, *, run_id: str) -> int | None:
     if not value:
         return None
     owner, _, seq = value.strip().rpartition(":")
-    if owner != run_id or not seq.isdigit():
+    # ASCII digits only ('²'.isdigit() is true and int() refuses it), and no more than a seq can
+    # have: int() of thousands of digits is slow, and refused past 4,300.
+    if owner != run_id or not (seq.isascii() and seq.isdigit()) or len(seq) > _SEQ_DIGITS:
         return None
     return int(seq)

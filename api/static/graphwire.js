@@ -110,7 +110,7 @@ export class GraphwireClient extends EventTarget {
   /** Every run of conversation `sessionId`, whoever starts it (WebSocket only). */
   subscribe(sessionId) {
     const subscription = new Subscription(sessionId, {
-      onClose: (sub) => this._subscriptions.get(sessionId)?.delete(sub),
+      onClose: (sub) => this._unsubscribe(sessionId, sub),
     });
     if (!this._subscriptions.has(sessionId)) this._subscriptions.set(sessionId, new Set());
     this._subscriptions.get(sessionId).add(subscription);
@@ -118,6 +118,14 @@ export class GraphwireClient extends EventTarget {
       .then(() => this._socket.send({ type: "subscribe", session_id: sessionId }))
       .catch((error) => subscription.fail(error));
     return subscription;
+  }
+
+  /** The last local subscription to `sessionId` closed: end the server's too. */
+  _unsubscribe(sessionId, sub) {
+    const subs = this._subscriptions.get(sessionId);
+    if (!subs || !subs.delete(sub) || subs.size > 0) return;
+    this._subscriptions.delete(sessionId);
+    this._socket.send({ type: "unsubscribe", session_id: sessionId });
   }
 
   /** The conversation's messages so far: `[{id, role, content, agent?}]`. */

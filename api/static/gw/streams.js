@@ -136,7 +136,7 @@ export class Subscription extends EnvelopeQueue {
     this._onClose(this);
   }
 
-  /** Stop receiving (the server keeps the subscription until the socket closes). */
+  /** Stop receiving (the last subscription to a conversation ends the server's too). */
   close() {
     this._close();
     this._onClose(this);
