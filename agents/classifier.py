@@ -160,7 +160,9 @@ class OfflineClassifier:
             n: wp * profile[n] / (best_p or 1.0) + wd * documents[n] / (best_d or 1.0)
             for n in self.pack.agent_names
         }
-        (top, c1), (_, c2) = sorted(combined.items(), key=lambda kv: -kv[1])[:2]
+        ranked = sorted(combined.values(), reverse=True)
+        top = max(combined, key=lambda name: combined[name])
+        c1, c2 = ranked[0], ranked[1] if len(ranked) > 1 else 0.0  # a pack may have one agent
         ref_p, ref_d = self._reference
         strength = max(1 - math.exp(-best_p / ref_p), 1 - math.exp(-best_d / ref_d))
         fit = self.knows(question) ** 2 * strength  # does the question belong here at all?

@@ -63,3 +63,24 @@ def test_an_agent_may_not_take_the_classify_node_name(tmp_path: Path) -> None:
     manifest.write_text(manifest.read_text().replace('name = "care"', 'name = "classify"'))
     with pytest.raises(ConfigurationError, match="may not be called 'classify'"):
         build_graph(pack=load_pack(root))
+
+
+async def test_a_pack_of_one_agent_answers(tmp_path: Path) -> None:
+    """One fallback agent and nothing else: it routes every question to itself and answers
+    (it failed every question with "not enough values to unpack")."""
+    from agents import OfflineChatModel
+    from transport import ask
+
+    root = tmp_path / "solo"
+    shutil.copytree(MINIPACK / "docs", root / "docs")
+    (root / "pack.toml").write_text(
+        'name = "solo"\ntitle = "One agent"\n\n[[agents]]\nname = "kettle"\n'
+        'label = "Kettle"\ndescription = "Everything about the kettle."\n'
+        'system_prompt = "Answer from the passages."\nfallback = true\n',
+        encoding="utf-8",
+    )
+    pack = load_pack(root)
+    graph = build_graph(pack=pack, model=OfflineChatModel(token_delay=0))
+    final = await ask(graph, "What does error F3 mean?")
+    assert final.agent == "kettle" and "F3" in final.text
+    assert final.sources and 0 < final.confidence <= 1
