@@ -10,7 +10,7 @@ Q      ?= What is the rated power of the Voltra 6 motor?
 # Playwright (a dev dependency) drives Debian's Chromium; it must never fetch a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: install browser valgrind lint typecheck pytest test serve chat eval graph bench bench-ttft bench-instructions bench-gc clean
+.PHONY: install browser valgrind lint typecheck pytest test serve chat eval graph bench bench-ttft bench-instructions bench-gc bench-retrieval clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "graphwire needs Python >= 3.11")'
@@ -64,6 +64,9 @@ bench-instructions: install valgrind
 
 bench-gc: install
 	$(BIN)/python -m bench.gcpauses
+
+bench-retrieval: install
+	$(BIN)/python -m bench.retrieval
 
 graph: install
 	$(BIN)/graphwire graph

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from agents.documents import find_documents
 from transport.errors import ConfigurationError
 
 __all__ = ["DEMO_PACK_PATH", "AgentSpec", "DomainPack", "load_pack"]
@@ -79,8 +80,12 @@ class DomainPack(BaseModel):
         raise KeyError(name)
 
     def documents(self) -> list[Path]:
-        """Every Markdown document of the knowledge base, in a stable order."""
-        return sorted(self.docs_dir.rglob("*.md"))
+        """Every document of the knowledge base, in a stable order: each file under ``docs/``
+        with a suffix of :data:`~agents.documents.DOCUMENT_SUFFIXES`, hidden ones skipped.
+        They are Markdown, text, HTML or PDF: read one with
+        :func:`~agents.documents.read_document`, which gives Markdown.
+        """
+        return find_documents(self.docs_dir)
 
 
 def load_pack(path: str | Path | None = None) -> DomainPack:

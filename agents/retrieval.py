@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import bm25s
 import numpy as np
@@ -21,6 +20,7 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
 from pydantic import ConfigDict
 
+from agents.documents import read_document
 from agents.packs import AgentSpec, DomainPack
 from agents.text import tokenize, tokenize_many
 
@@ -51,7 +51,7 @@ def chunk_markdown(text: str, *, doc: str, chunk_chars: int = 900) -> list[Chunk
         strip_headers=True,
     ).split_text(text)
     by_size = RecursiveCharacterTextSplitter(chunk_size=chunk_chars, chunk_overlap=120)
-    stem = doc.removesuffix(".md")
+    stem = doc.rsplit(".", 1)[0] if "." in doc.rsplit("/", 1)[-1] else doc
     chunks: list[Chunk] = []
     for part in by_heading:
         meta = part.metadata
@@ -89,7 +89,7 @@ class KnowledgeBase:
         chunks: list[Chunk] = []
         for path in pack.documents():
             doc = path.relative_to(pack.docs_dir).as_posix()
-            chunks.extend(chunk_markdown(Path(path).read_text(encoding="utf-8"), doc=doc))
+            chunks.extend(chunk_markdown(read_document(path), doc=doc))
         return cls(chunks)
 
     def scores(self, query: str, *, agent: AgentSpec | None = None) -> np.ndarray:

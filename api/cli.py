@@ -1,4 +1,4 @@
-"""The ``graphwire`` command: ``serve``, ``chat``, ``eval``, ``graph`` and ``token``.
+"""The ``graphwire`` command: ``serve``, ``chat``, ``eval``, ``graph``, ``token`` and ``pack``.
 
 Example:
     $ graphwire serve --port 8080 --log-level debug
@@ -7,6 +7,7 @@ Example:
     $ graphwire chat --url ws://127.0.0.1:8000/ws/chat          # a conversation with a server
     $ graphwire eval --json
     $ graphwire graph
+    $ graphwire pack init mypack --from ~/manuals && graphwire pack check mypack
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from agents.evaluation import EvalReport, evaluate_pack, load_questions
 from agents.offline_model import OfflineChatModel
 from agents.packs import load_pack
 from api.chatcli import chat
+from api.packcli import create_pack_cli
 from api.runtime import check_models
 from api.settings import Settings
 from api.tokens import token
@@ -53,6 +55,7 @@ def create_cli() -> typer.Typer:
     cli.command("eval")(evaluate)
     cli.command("graph")(show_graph)
     cli.command("token")(token)
+    cli.add_typer(create_pack_cli(), name="pack")
     return cli
 
 

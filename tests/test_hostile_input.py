@@ -149,10 +149,14 @@ async def test_subscriptions_are_bounded_per_connection_and_freed_by_unsubscribe
 
 
 async def test_subscriptions_are_bounded_per_user_across_sockets(server: Running) -> None:
+    sessions = server.state.registry.sessions
+    await _until(lambda: sessions.subscriptions("ip:127.0.0.1") == 0)  # earlier sockets' gone
     first, second = await opened(server), await opened(server)
     async with first, second:
         for i in range(3):
             await first.send(json.dumps({"type": "subscribe", "session_id": f"s_user_a{i}"}))
+        await first.send('{"type":"ping"}')
+        assert (await recv(first))["type"] == "pong"  # its three are held before the second asks
         for i in range(2):
             await second.send(json.dumps({"type": "subscribe", "session_id": f"s_user_b{i}"}))
         await second.send(json.dumps({"type": "subscribe", "session_id": "s_user_b2"}))
@@ -164,6 +168,8 @@ async def test_subscriptions_are_bounded_per_user_across_sockets(server: Running
 
 async def test_with_auth_off_each_address_has_its_own_subscription_quota(server: Running) -> None:
     """Every anonymous caller is the same user: one must not use up everyone's subscriptions."""
+    sessions = server.state.registry.sessions
+    await _until(lambda: sessions.subscriptions("ip:127.0.0.1") == 0)  # earlier sockets' gone
     here = await opened(server)
     there = await connect(server.ws, local_addr=("127.0.0.2", 0))
     async with here, there:
@@ -172,9 +178,9 @@ async def test_with_auth_off_each_address_has_its_own_subscription_quota(server:
             await here.send(json.dumps({"type": "subscribe", "session_id": f"s_q_{i}"}))
         for i in range(3):
             await there.send(json.dumps({"type": "subscribe", "session_id": f"s_q2_{i}"}))
-        await there.send('{"type":"ping"}')
-        assert (await recv(there))["type"] == "pong"  # no refusal: 6 in all, 3 per address
-        sessions = server.state.registry.sessions
+        for ws in (here, there):
+            await ws.send('{"type":"ping"}')
+            assert (await recv(ws))["type"] == "pong"  # no refusal: 6 in all, 3 per address
         assert (sessions.subscriptions("ip:127.0.0.1"), sessions.subscriptions("ip:127.0.0.2")) == (
             3,
             3,
