@@ -1,8 +1,9 @@
 """Routing: which specialist answers a question, and how sure we are.
 
-:class:`OfflineClassifier` scores the question against each agent's description and example
-questions with BM25; :class:`agents.model_classifier.ModelClassifier` asks a chat model and falls
-back to the offline one when the model's answer is unusable. Both return a :class:`Classification`.
+:class:`OfflineClassifier` routes by evidence (:mod:`agents.evidence`): which agent owns the
+passages that answer the question, and a little of its description and examples.
+:class:`agents.model_classifier.ModelClassifier` asks a chat model and falls back to the offline
+one when the model's answer is unusable. Both return a :class:`Classification`.
 
 Example:
     >>> classifier = OfflineClassifier(load_pack())                      # doctest: +SKIP
@@ -13,20 +14,34 @@ Example:
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Sequence
 from typing import Protocol
 
-import bm25s
 import numpy as np
 from langchain_core.messages import BaseMessage
 from pydantic import BaseModel, Field
 
+from agents.evidence import RoutingEvidence
 from agents.packs import DomainPack
 from agents.retrieval import KnowledgeBase
-from agents.text import tokenize, tokenize_many
+from agents.text import tokenize
 
-__all__ = ["Classification", "Classifier", "OfflineClassifier", "previous_turn"]
+__all__ = [
+    "Classification",
+    "Classifier",
+    "OfflineClassifier",
+    "previous_turn",
+    "reads_as_follow_up",
+]
+
+SHARPNESS = 20.0
+"""How sharply the confidence favours the agent with the most evidence (a softmax's inverse
+temperature), set so that confidence matches accuracy on the demo pack's own questions."""
+FOLLOW_UP_BELOW = 0.5  # a question leaning on "it" with less confidence of its own follows up
+SHORT_QUESTION = 6  # words: "and what does it weigh?" needs the turn before it
+_CONTINUES = re.compile(r"^(and|also|but|so|then|what about|how about|same for|or)\b")
+_LEANS_BACK = re.compile(r"\b(it|its|it's|that|this|these|those|they|them|their|there|one)\b")
 
 log = logging.getLogger("graphwire.classifier")
 
@@ -63,21 +78,18 @@ def previous_turn(history: Sequence[BaseMessage]) -> tuple[str, str | None]:
 
 
 class OfflineClassifier:
-    """Routes by BM25 evidence from two places, with a confidence that means something.
+    """Routes by evidence, with a confidence that is a probability.
 
-    Evidence for an agent comes from its profile (label, description and example questions) and,
-    when a knowledge base is given, from the documents it owns (those in its scope and in no
-    narrower agent's; the fallback agent owns what no specialist covers). Each source is scaled
-    to the best agent's score, then they are summed with ``profile_weight`` and
-    ``document_weight``.
+    :class:`agents.evidence.RoutingEvidence` gives each agent a score (its best passage for the
+    question, plus a little of its profile) and the question's *fit* (the probability that it is
+    about the pack at all). Below ``threshold`` fit, the question goes to the fallback agent,
+    with confidence ``1 - fit``. Otherwise the agent with the most evidence answers, and its
+    confidence is the softmax of the scores (with ``sharpness``) times the fit.
 
-    *Fit* says whether the question belongs to the pack at all: the squared share of its terms
-    the pack knows (an off-topic question scores near 0) times how strong the best match is
-    against a typical match of the pack's own example questions. Below ``threshold`` the question
-    goes to the fallback agent with ``confidence = fit``. Otherwise ``confidence`` is fit times
-    the square root of the best agent's relative lead over the runner-up. A question routed with
-    confidence below ``follow_up_below`` is re-read together with the previous question; if that
-    points to the previous turn's agent, it is a follow-up.
+    A question that reads as a follow-up (it starts with "and", "what about" …, or leans on "it",
+    "that" … with little evidence of its own) is read together with the previous question; if
+    that points to the previous turn's agent, it is a follow-up. Any other question is routed on
+    its own words, however short the conversation's last turn was.
     """
 
     def __init__(
@@ -85,109 +97,59 @@ class OfflineClassifier:
         pack: DomainPack,
         *,
         knowledge_base: KnowledgeBase | None = None,
-        threshold: float = 0.2,
-        follow_up_below: float = 0.25,
-        profile_weight: float = 0.5,
-        document_weight: float = 1.0,
+        threshold: float = 0.5,
+        sharpness: float = SHARPNESS,
     ) -> None:
         self.pack = pack
         self.kb = knowledge_base
         self.threshold = threshold
-        self.follow_up_below = follow_up_below
-        self.weights = (profile_weight, document_weight if knowledge_base else 0.0)
-        self._owners: list[str] = []
-        profiles: list[str] = []
-        for agent in pack.agents:
-            for text in (f"{agent.label}. {agent.description}", *agent.examples):
-                profiles.append(text)
-                self._owners.append(agent.name)
-        self._index = bm25s.BM25()
-        self._index.index(tokenize_many(profiles), show_progress=False)
-        self._known = set(self._index.vocab_dict)
-        self._vocab = self._known | (knowledge_base.vocabulary if knowledge_base else set())
-        self._doc_owners = self._own_documents(knowledge_base) if knowledge_base else []
-        examples = [e for a in pack.agents for e in a.examples] or profiles
-        self._reference = (
-            self._typical(lambda q: max(self._profile(q).values()), examples),
-            self._typical(lambda q: max(self._documents(q).values()), examples),
-        )
-
-    def _own_documents(self, kb: KnowledgeBase) -> list[tuple[str, ...]]:
-        """For each chunk, the agents that own it."""
-        owned: list[tuple[str, ...]] = []
-        for chunk in kb.chunks:
-            mine = tuple(a.name for a in self.pack.agents if not a.fallback and a.covers(chunk.doc))
-            owned.append(mine or (self.pack.fallback_agent.name,))
-        return owned
-
-    @staticmethod
-    def _typical(best: Callable[[str], float], questions: Sequence[str]) -> float:
-        scores = [s for s in (best(q) for q in questions) if s > 0]
-        return float(np.median(scores)) if scores else 1.0
-
-    def _profile(self, question: str) -> dict[str, float]:
-        """Per agent: best example match plus half the second best."""
-        known = [t for t in tokenize(question) if t in self._known]
-        raw = np.zeros(len(self._owners))
-        if known:
-            raw = np.asarray(self._index.get_scores(known), dtype=float)
-        out: dict[str, float] = {}
-        for name in self.pack.agent_names:
-            mine = np.sort(raw[[o == name for o in self._owners]])[::-1]
-            out[name] = float(mine[0] + 0.5 * mine[1]) if len(mine) > 1 else float(mine[0])
-        return out
-
-    def _documents(self, question: str) -> dict[str, float]:
-        """Per agent: the best score of a chunk it owns."""
-        out = dict.fromkeys(self.pack.agent_names, 0.0)
-        if self.kb is None:
-            return out
-        for score, owners in zip(self.kb.scores(question), self._doc_owners, strict=True):
-            for name in owners:
-                out[name] = max(out[name], float(score))
-        return out
+        self.sharpness = sharpness
+        self.evidence = RoutingEvidence(pack, knowledge_base=knowledge_base)
 
     def score(self, question: str) -> Classification:
         """Route one question on its own words; a question that fits no agent gets the fallback."""
-        terms = tokenize(question)
-        profile, documents = self._profile(question), self._documents(question)
-        best_p, best_d = max(profile.values()), max(documents.values())
         fallback = self.pack.fallback_agent.name
-        if not terms or best_p + best_d <= 0:
-            return Classification(agent=fallback, confidence=0.0, reason="no agent matches")
-        wp, wd = self.weights
-        combined = {
-            n: wp * profile[n] / (best_p or 1.0) + wd * documents[n] / (best_d or 1.0)
-            for n in self.pack.agent_names
-        }
-        ranked = sorted(combined.values(), reverse=True)
-        top = max(combined, key=lambda name: combined[name])
-        c1, c2 = ranked[0], ranked[1] if len(ranked) > 1 else 0.0  # a pack may have one agent
-        ref_p, ref_d = self._reference
-        strength = max(1 - math.exp(-best_p / ref_p), 1 - math.exp(-best_d / ref_d))
-        fit = self.knows(question) ** 2 * strength  # does the question belong here at all?
+        if not tokenize(question):
+            return Classification(agent=fallback, confidence=0.0, reason="no words to route on")
+        fit = self.evidence.fit(question)
+        scores = self.evidence.scores(question)
+        top = max(scores, key=lambda name: scores[name])
         if fit < self.threshold:
             reason = f"fits no agent well (best: {top}); the {fallback} agent answers"
-            return Classification(agent=fallback, confidence=round(fit, 3), reason=reason)
-        confidence = fit * math.sqrt((c1 - c2) / c1)  # ...and how clearly to this agent?
-        return Classification(agent=top, confidence=round(confidence, 3), reason="lexical match")
+            return Classification(agent=fallback, confidence=round(1 - fit, 3), reason=reason)
+        values = np.array(list(scores.values()))
+        weights = np.exp(self.sharpness * (values - values.max()))
+        share = float(weights[list(scores).index(top)] / weights.sum())
+        reason = "the passages that answer it are this agent's"
+        return Classification(agent=top, confidence=round(share * fit, 3), reason=reason)
 
     def knows(self, question: str) -> float:
         """Share of the question's terms that the pack (agents and documents) knows at all."""
-        terms = tokenize(question)
-        return sum(t in self._vocab for t in terms) / len(terms) if terms else 0.0
+        return self.evidence.knows(question)
 
     async def classify(self, question: str, history: Sequence[BaseMessage]) -> Classification:
         decision = self.score(question)
-        if decision.confidence >= self.follow_up_below:
-            return decision
         previous, previous_agent = previous_turn(history)
-        # A follow-up ("and the base?") speaks the pack's language but too briefly to route;
-        # a question the pack knows nothing about is off-topic, not a follow-up.
-        if previous and previous_agent in self.pack.agent_names and self.knows(question) >= 0.5:
+        if not previous or previous_agent not in self.pack.agent_names:
+            return decision
+        if reads_as_follow_up(question, confidence=decision.confidence):
             joint = self.score(f"{previous} {question}")
-            if joint.agent == previous_agent:
-                return joint.model_copy(
-                    update={"follow_up": True, "reason": "follow-up to the previous question"}
-                )
+            return joint.model_copy(
+                update={"follow_up": True, "reason": "follow-up to the previous question"}
+            )
         return decision
+
+
+def reads_as_follow_up(question: str, *, confidence: float) -> bool:
+    """Whether ``question`` leans on the turn before it rather than having a topic of its own.
+
+    >>> reads_as_follow_up("And how long does that take?", confidence=0.9)
+    True
+    >>> reads_as_follow_up("How long does charging take?", confidence=0.7)
+    False
+    """
+    text = question.strip().lower()
+    if _CONTINUES.match(text):
+        return True
+    short, unsure = len(text.split()) <= SHORT_QUESTION, confidence < FOLLOW_UP_BELOW
+    return (short and unsure) or (bool(_LEANS_BACK.search(text)) and (short or unsure))

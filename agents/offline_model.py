@@ -65,8 +65,13 @@ class OfflineChatModel(BaseChatModel):
         questions = [_text(m) for m in messages if m.type == "human"]
         question = questions[-1] if questions else ""
         context = " ".join(questions[-2:-1])  # the previous question, for follow-ups
+        answers = [_text(m) for m in messages if m.type == "ai"]
         answer = compose_answer(
-            question, parse_passages(system), context=context, max_sentences=self.max_sentences
+            question,
+            parse_passages(system),
+            context=context,
+            previous_answer=answers[-1] if context and answers else "",
+            max_sentences=self.max_sentences,
         )
         words = _WORD.findall(answer)
         finish = "stop"

@@ -49,6 +49,7 @@ class DomainPack(BaseModel):
     title: str
     description: str = ""
     agents: tuple[AgentSpec, ...]
+    retriever: str | None = None  # "module:attribute", a factory (pack, agent) -> retriever
     root: Path
 
     @model_validator(mode="after")

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
 
-import bm25s
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
@@ -21,12 +22,15 @@ from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharac
 from pydantic import ConfigDict
 
 from agents.documents import read_document
+from agents.embeddings import Embedder, default_cache_dir, default_embedder, embed_cached
+from agents.lexical import LexicalIndex
 from agents.packs import AgentSpec, DomainPack
-from agents.text import tokenize, tokenize_many
 
 __all__ = ["Chunk", "KnowledgeBase", "PackRetriever"]
 
 SNIPPET_CHARS = 240
+RRF_K = 60  # reciprocal rank fusion's constant (Cormack et al., 2009)
+MIN_SIMILARITY = 0.2  # below, a passage with no word of the question is not about it
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,45 +69,124 @@ def chunk_markdown(text: str, *, doc: str, chunk_chars: int = 900) -> list[Chunk
 
 
 class KnowledgeBase:
-    """BM25 over every chunk of a pack; each search may be limited to an agent's scope."""
+    """Hybrid search over every chunk of a pack; each search may keep to an agent's scope.
 
-    def __init__(self, chunks: list[Chunk]) -> None:
+    Each chunk is scored by BM25 (:class:`agents.lexical.LexicalIndex`) and, when the base has
+    passage vectors, by the cosine similarity of its embedding to the question's
+    (:mod:`agents.embeddings`); the two rankings are fused by reciprocal rank (k = 60), which
+    needs no calibration between their scales. A chunk that shares no term with the question
+    still ranks by meaning: "how heavy" finds "weighs 16.8 kg".
+    """
+
+    def __init__(
+        self,
+        chunks: list[Chunk],
+        *,
+        embedder: Embedder | None = None,
+        vectors: np.ndarray | None = None,
+        cache_dir: Path | None = None,
+    ) -> None:
         if not chunks:
             raise ValueError("a knowledge base needs at least one chunk")
         self.chunks = chunks
-        self._index = bm25s.BM25()
-        self._index.index(
-            tokenize_many([f"{c.title}\n{c.text}" for c in chunks]), show_progress=False
-        )
-        self._vocab: set[str] = set(self._index.vocab_dict)
+        self.lexical = LexicalIndex([_indexed(c) for c in chunks])
+        self.words = self.lexical.words
+        self.embedder = embedder
+        self.cache_dir = cache_dir
+        if embedder is not None and vectors is None:
+            vectors = self.embed([_indexed(c) for c in chunks])
+        self.vectors = vectors
         self._masks: dict[tuple[str, ...], np.ndarray] = {}
+        self._queries: dict[str, np.ndarray] = {}
 
     @property
     def vocabulary(self) -> frozenset[str]:
         """Every indexed term (stemmed)."""
-        return frozenset(self._vocab)
+        return self.lexical.vocabulary
 
     @classmethod
-    def from_pack(cls, pack: DomainPack) -> KnowledgeBase:
-        """Chunk and index every document of ``pack``."""
+    def from_pack(
+        cls,
+        pack: DomainPack,
+        *,
+        embedder: Embedder | Literal["default"] | None = "default",
+        cache_dir: Path | None = None,
+    ) -> KnowledgeBase:
+        """Chunk and index every document of ``pack``.
+
+        ``embedder`` defaults to the embedded MiniLM model (None: lexical search only); passage
+        vectors are read from, or written to, ``cache_dir`` (default: the user's cache folder).
+        """
         chunks: list[Chunk] = []
         for path in pack.documents():
             doc = path.relative_to(pack.docs_dir).as_posix()
             chunks.extend(chunk_markdown(read_document(path), doc=doc))
-        return cls(chunks)
+        if embedder is None or not chunks:
+            return cls(chunks)
+        model = default_embedder() if embedder == "default" else embedder
+        return cls(chunks, embedder=model, cache_dir=cache_dir or default_cache_dir())
 
-    def scores(self, query: str, *, agent: AgentSpec | None = None) -> np.ndarray:
+    def embed(self, texts: list[str]) -> np.ndarray | None:
+        """``texts`` embedded by this base's model (through its cache); None without one."""
+        if self.embedder is None:
+            return None
+        return embed_cached(self.embedder, texts, cache_dir=self.cache_dir)
+
+    def embed_query(self, query: str) -> np.ndarray | None:
+        """The query's vector (kept a while: routing and retrieval ask for the same one)."""
+        if self.embedder is None:
+            return None
+        vector = self._queries.get(query)
+        if vector is None:
+            if len(self._queries) >= 256:
+                self._queries.clear()
+            vector = self._queries[query] = self.embedder.embed([query])[0]
+        return vector
+
+    def forget_queries(self) -> None:
+        """Drop the kept query vectors (benchmarks time the embedding of each question)."""
+        self._queries.clear()
+
+    def lexical_scores(self, query: str, *, agent: AgentSpec | None = None) -> np.ndarray:
         """BM25 score of every chunk for ``query`` (0 outside ``agent``'s scope)."""
-        terms = [t for t in tokenize(query) if t in self._vocab]
-        if not terms:
-            return np.zeros(len(self.chunks))
-        scores = np.asarray(self._index.get_scores(terms), dtype=float)
+        scores = self.lexical.scores(query)
         return scores * self._mask(agent) if agent is not None else scores
 
+    def similarities(self, query: str, *, agent: AgentSpec | None = None) -> np.ndarray | None:
+        """Cosine similarity of every chunk to ``query`` (0 outside the scope); None when the
+        base has no embeddings."""
+        vector = self.embed_query(query)
+        if self.vectors is None or vector is None:
+            return None
+        cosines: np.ndarray = self.vectors @ vector
+        return cosines * self._mask(agent) if agent is not None else cosines
+
+    def scores(self, query: str, *, agent: AgentSpec | None = None) -> np.ndarray:
+        """Relevance of every chunk for ``query``, 0 to 1 (0 outside ``agent``'s scope).
+
+        With embeddings: reciprocal-rank fusion of BM25 (chunks sharing a term) and cosine
+        similarity, scaled so that first on both is 1. Without: BM25 scaled by its best.
+        """
+        lexical = self.lexical.scores(query)
+        cosines = self.similarities(query)
+        if cosines is None:
+            best = lexical.max() if len(lexical) else 0.0
+            fused = lexical / best if best > 0 else lexical
+        else:
+            fused = _rrf(cosines, np.ones_like(cosines, dtype=bool))
+            fused += _rrf(lexical, lexical > 0)
+            fused /= 2 / (RRF_K + 1)
+        return fused * self._mask(agent) if agent is not None else fused
+
     def search(self, query: str, *, agent: AgentSpec | None = None, k: int = 4) -> list[Document]:
-        """The ``k`` best chunks with a positive score, best first, as documents."""
+        """The ``k`` most relevant chunks, best first, as documents."""
         scores = self.scores(query, agent=agent)
-        best = [int(i) for i in np.argsort(-scores, kind="stable")[:k] if scores[i] > 0]
+        relevant = self.lexical_scores(query) > 0
+        cosines = self.similarities(query)
+        if cosines is not None:  # a passage sharing no word must at least be near in meaning
+            relevant |= cosines >= MIN_SIMILARITY
+        order = np.argsort(-scores, kind="stable")
+        best = [int(i) for i in order if scores[i] > 0 and relevant[i]][:k]
         return [self._document(self.chunks[i], float(scores[i])) for i in best]
 
     def _mask(self, agent: AgentSpec) -> np.ndarray:
@@ -151,3 +234,16 @@ class PackRetriever(BaseRetriever):
     async def _aget_relevant_documents(self, query: str, *, run_manager: object) -> list[Document]:
         # BM25 over a pack takes about a millisecond: no worker thread needed.
         return self.knowledge_base.search(query, agent=self.agent, k=self.k)
+
+
+def _indexed(chunk: Chunk) -> str:
+    """What is indexed of a chunk: its title (document › section) and its text."""
+    return f"{chunk.title}\n{chunk.text}"
+
+
+def _rrf(scores: np.ndarray, ranked: np.ndarray) -> np.ndarray:
+    """Each chunk's reciprocal rank ``1 / (k + rank)`` by ``scores``; 0 where not ``ranked``."""
+    order = np.argsort(-scores, kind="stable")
+    ranks = np.empty(len(scores))
+    ranks[order] = np.arange(1, len(scores) + 1)
+    return np.where(ranked, 1.0 / (RRF_K + ranks), 0.0)

@@ -24,6 +24,7 @@ from agents.offline_model import OfflineChatModel
 from agents.packs import AgentSpec, DomainPack, load_pack
 from agents.prompts import build_answer_messages, trim_history
 from agents.retrieval import KnowledgeBase
+from agents.retrievers import RetrieverFactory, retriever_factory
 from graph.state import ConversationState
 from transport.errors import ConfigurationError, GraphwireError
 from transport.markers import AGENT_KEY, ANSWER_TAG, ROLE_KEY
@@ -120,6 +121,7 @@ def build_graph(
     classifier: Classifier | None = None,
     checkpointer: BaseCheckpointSaver[Any] | None = None,
     knowledge_base: KnowledgeBase | None = None,
+    retriever: BaseRetriever | RetrieverFactory | None = None,
     top_k: int = 4,
     history_tokens: int = 2_000,
 ) -> Graph:
@@ -128,6 +130,9 @@ def build_graph(
     Every argument has a default: the demo pack, the offline model, the offline classifier,
     an in-memory checkpointer (pass :func:`graph.checkpointers.open_checkpointer`'s saver to
     keep conversations in SQLite), and a knowledge base indexed from the pack's documents.
+    ``retriever`` (any LangChain ``BaseRetriever``, or a factory ``(pack, agent) -> retriever``;
+    default: the pack's ``retriever`` setting, else the knowledge base) is what the specialists
+    search; routing still reads the knowledge base.
     Conversations are keyed by ``config["configurable"]["thread_id"]`` (the session id); the
     answering model gets the latest turns of it that fit ``history_tokens`` (approximately).
     """
@@ -143,11 +148,12 @@ def build_graph(
     builder.add_node(  # type: ignore[call-overload]
         CLASSIFY_NODE, _classify_node(classifier), metadata={ROLE_KEY: "classify"}
     )
+    custom = retriever_factory(retriever, pack)
     for agent in pack.agents:
-        retriever = kb.as_retriever(agent=agent, k=top_k)
+        searcher = custom(pack, agent) if custom else kb.as_retriever(agent=agent, k=top_k)
         builder.add_node(  # type: ignore[call-overload]
             agent.name,
-            _specialist_node(agent, retriever, model, history_tokens=history_tokens),
+            _specialist_node(agent, searcher, model, history_tokens=history_tokens),
             metadata={ROLE_KEY: "specialist", AGENT_KEY: agent.name},
         )
         builder.add_edge(agent.name, END)

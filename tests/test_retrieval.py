@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from agents import DomainPack, KnowledgeBase
 from agents.retrieval import chunk_markdown
 
@@ -66,3 +70,45 @@ async def test_the_retriever_shows_as_retriever_events(
     assert [e["event"] for e in events] == ["on_retriever_start", "on_retriever_end"]
     docs = events[-1]["data"]["output"]
     assert [d.metadata["id"] for d in docs] == ["care/descaling#0"]
+
+
+async def test_a_custom_retriever_serves_the_specialists(minipack: DomainPack) -> None:
+    """Any LangChain retriever: given to build_graph, or named in pack.toml as a factory."""
+    from langchain_core.documents import Document
+    from langchain_core.retrievers import BaseRetriever
+
+    from agents import OfflineChatModel
+    from graph import build_graph
+    from transport import ask
+
+    class Fixed(BaseRetriever):
+        def _get_relevant_documents(self, query: str, *, run_manager: object) -> list[Document]:
+            meta = {
+                "id": "x#0",
+                "doc": "x.md",
+                "title": "X",
+                "uri": "x",
+                "snippet": "",
+                "score": 1.0,
+            }
+            text = "Error F3 means the custom store was asked."
+            return [Document(page_content=text, id="x#0", metadata=meta)]
+
+    graph = build_graph(pack=minipack, model=OfflineChatModel(token_delay=0), retriever=Fixed())
+    final = await ask(graph, "What does error F3 mean?")
+    assert "custom store" in final.text and [s.id for s in final.sources] == ["x#0"]
+
+
+def test_a_pack_names_its_retriever_factory(tmp_path: Path, minipack: DomainPack) -> None:
+    from agents.retrievers import load_retriever_factory
+    from transport.errors import ConfigurationError
+
+    (tmp_path / "mystore.py").write_text(
+        "def make(pack, agent):\n    return ('retriever for', agent.name)\n", encoding="utf-8"
+    )
+    pack = minipack.model_copy(update={"root": tmp_path, "retriever": "mystore:make"})
+    factory = load_retriever_factory(pack)
+    assert factory(pack, pack.agents[0]) == ("retriever for", pack.agents[0].name)
+    broken = pack.model_copy(update={"retriever": "mystore:missing"})
+    with pytest.raises(ConfigurationError, match="cannot load retriever mystore:missing"):
+        load_retriever_factory(broken)

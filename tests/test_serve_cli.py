@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,20 +14,15 @@ import pytest
 
 from api.auth import Authenticator
 from api.settings import Settings
+from tests.serving import free_port, wait_ready
 from transport.errors import ConfigurationError
 
 GRAPHWIRE = Path(sys.executable).parent / "graphwire"
 MINIPACK = Path(__file__).parent / "fixtures" / "minipack"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_serve_answers_over_http_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "GRAPHWIRE_CHECKPOINT_PATH": ":memory:",
@@ -39,15 +33,7 @@ def test_serve_answers_over_http_and_stops_cleanly_on_sigint(tmp_path: Path) -> 
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
+        wait_ready(process, port)
         answer = httpx.post(
             f"http://127.0.0.1:{port}/api/v1/chat",
             json={"message": "What does error F3 mean?"},

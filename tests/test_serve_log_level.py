@@ -5,24 +5,17 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 from websockets.sync.client import connect
 
+from tests.serving import free_port, wait_ready
+
 GRAPHWIRE = Path(sys.executable).parent / "graphwire"
 MINIPACK = Path(__file__).parent / "fixtures" / "minipack"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _clean_env() -> dict[str, str]:
@@ -33,22 +26,14 @@ def _clean_env() -> dict[str, str]:
 def _serve(tmp_path: Path, *options: str) -> str:
     """Start ``graphwire serve`` with ``options``, wait for /ready, open one WebSocket and read
     its greeting, stop the server: its output."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [str(GRAPHWIRE), "serve", "--port", str(port), "--pack", str(MINIPACK), *options],
         cwd=tmp_path, env=_clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
+        wait_ready(process, port)
         with connect(f"ws://127.0.0.1:{port}/ws/chat") as ws:
             assert json.loads(ws.recv(timeout=10))["type"] == "connected"
     finally:

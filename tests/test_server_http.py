@@ -32,19 +32,26 @@ HEAVY = "How heavy is the kettle?"
 F3_FINAL = {
     "text": "Error F3 means the temperature sensor failed. Unplug the kettle and contact service; error F3 cannot be fixed at home. [faults/codes#1]",
     "agent": "faults",
-    "confidence": 0.868,
+    "confidence": 1.0,
     "sources": [
         {
             "id": "faults/codes#1",
             "title": "Fault codes › Error F3",
             "uri": "docs/faults/codes.md#error-f3",
             "snippet": "Error F3 means the temperature sensor failed. Unplug the kettle and contact service; error F3 cannot be fixed at home.",
-            "score": 2.1948,
-        }
+            "score": 1.0,
+        },
+        {
+            "id": "faults/codes#0",
+            "title": "Fault codes › Blinking lights",
+            "uri": "docs/faults/codes.md#blinking-lights",
+            "snippet": "A red light blinking twice means the kettle was switched on empty. Fill the kettle and press the switch again.",
+            "score": 0.4919,
+        },
     ],
     "model": "graphwire-offline",
     "finish_reason": "stop",
-    "usage": {"input_tokens": 77, "output_tokens": 21, "total_tokens": 98},
+    "usage": {"input_tokens": 105, "output_tokens": 21, "total_tokens": 126},
 }
 
 SECRET = "x" * 32
