@@ -18,8 +18,9 @@ import pytest
 from tests.conftest import assert_run_invariants
 from tests.openai_stub import OpenAIStub, Reply, serve_stub
 from tests.server import running
+from tests.serving import free_port
 from tests.test_hosted_graph import F3, KEY, ROUTE_FAULTS, WORDS, hosted_settings
-from tests.test_serve_cli import GRAPHWIRE, MINIPACK, _free_port
+from tests.test_serve_cli import GRAPHWIRE, MINIPACK
 from tests.test_server_http import read_stream
 from tests.test_server_ws import open_chat, recv, run_until_end
 from transport.protocol import ErrorCode, parse_envelope
@@ -130,7 +131,7 @@ async def test_a_rejected_key_over_the_websocket_is_model_error_without_the_key(
 def test_serve_without_a_key_for_openai_fails_fast_and_says_which_setting(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if "OPENAI" not in k}
     result = subprocess.run(
-        [str(GRAPHWIRE), "serve", "--port", str(_free_port()), "--pack", str(MINIPACK)],
+        [str(GRAPHWIRE), "serve", "--port", str(free_port()), "--pack", str(MINIPACK)],
         capture_output=True, text=True, cwd=tmp_path, timeout=60, check=False,
         env={**env, "GRAPHWIRE_MODEL": "openai:gpt-4o-mini"},
     )  # fmt: skip
@@ -144,7 +145,7 @@ def test_graphwire_serve_with_only_settings_streams_hosted_answers(
 ) -> None:
     script_answer(stub)
     script_answer(stub)
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if "OPENAI" not in k and "GRAPHWIRE" not in k}
     env |= {
         "GRAPHWIRE_MODEL": "openai:stub-model",
