@@ -84,7 +84,8 @@ async def graphwire_error_handler(request: Request, exc: Exception) -> JSONRespo
 async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = "; ".join(
-        f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', 'invalid')}"
+        f"{'.'.join(str(p) for p in err.get('loc', ()))}: "
+        f"{str(err.get('msg', 'invalid')).removeprefix('Value error, ')}"
         for err in exc.errors()[:5]
     )
     return error_response(ErrorCode.INVALID_MESSAGE, f"invalid request: {problems}")
