@@ -101,7 +101,6 @@ class OfflineClassifier:
         sharpness: float = SHARPNESS,
     ) -> None:
         self.pack = pack
-        self.kb = knowledge_base
         self.threshold = threshold
         self.sharpness = sharpness
         self.evidence = RoutingEvidence(pack, knowledge_base=knowledge_base)
@@ -122,10 +121,6 @@ class OfflineClassifier:
         share = float(weights[list(scores).index(top)] / weights.sum())
         reason = "the passages that answer it are this agent's"
         return Classification(agent=top, confidence=round(share * fit, 3), reason=reason)
-
-    def knows(self, question: str) -> float:
-        """Share of the question's terms that the pack (agents and documents) knows at all."""
-        return self.evidence.knows(question)
 
     async def classify(self, question: str, history: Sequence[BaseMessage]) -> Classification:
         decision = self.score(question)

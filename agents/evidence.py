@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from functools import cached_property
 
 import numpy as np
 
@@ -58,16 +59,17 @@ class RoutingEvidence:
         self._vocabulary = self._profiles.vocabulary | (
             knowledge_base.vocabulary if knowledge_base else frozenset()
         )
-        examples = [e for a in pack.agents for e in a.examples] or texts
-        self._reference = (
-            _typical(lambda q: max(self._lexical_profile(q).values()), examples),
-            _typical(lambda q: float(self._lexical_documents(q).max(initial=0.0)), examples),
-        )
+        self._examples = [e for a in pack.agents for e in a.examples] or texts
 
-    @property
-    def semantic(self) -> bool:
-        """Whether the evidence includes meaning (the knowledge base has embeddings)."""
-        return self.kb is not None and self.kb.vectors is not None
+    @cached_property
+    def _reference(self) -> tuple[float, float]:
+        """Typical best lexical matches of the pack's own examples, to the profiles and to the
+        documents: what the lexical fit compares a question's against (only needed without
+        embeddings, so worked out on first use rather than at start-up)."""
+        return (
+            _typical(lambda q: max(self._lexical_profile(q).values()), self._examples),
+            _typical(lambda q: float(self._lexical_documents(q).max(initial=0.0)), self._examples),
+        )
 
     def scores(self, question: str) -> dict[str, float]:
         """Each agent's evidence: its best passage (0 to 1) plus a little of its profile."""

@@ -26,11 +26,22 @@ from agents.embeddings import Embedder, default_cache_dir, default_embedder, emb
 from agents.lexical import LexicalIndex
 from agents.packs import AgentSpec, DomainPack
 
-__all__ = ["Chunk", "KnowledgeBase", "PackRetriever"]
+__all__ = ["Chunk", "KnowledgeBase", "PackRetriever", "Relevance"]
 
 SNIPPET_CHARS = 240
 RRF_K = 60  # reciprocal rank fusion's constant (Cormack et al., 2009)
 MIN_SIMILARITY = 0.2  # below, a passage with no word of the question is not about it
+KEPT_QUERIES = 32  # queries whose relevance is kept (a turn asks about one or two)
+
+
+@dataclass(frozen=True, slots=True)
+class Relevance:
+    """How every chunk of a base meets one query, before any agent's scope."""
+
+    lexical: np.ndarray  # BM25 scores
+    vector: np.ndarray | None  # the query's embedding (None without embeddings)
+    cosines: np.ndarray | None  # each chunk's cosine similarity to it
+    fused: np.ndarray  # 0 to 1: see KnowledgeBase.scores
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +108,7 @@ class KnowledgeBase:
             vectors = self.embed([_indexed(c) for c in chunks])
         self.vectors = vectors
         self._masks: dict[tuple[str, ...], np.ndarray] = {}
-        self._queries: dict[str, np.ndarray] = {}
+        self._relevance: dict[str, Relevance] = {}
 
     @property
     def vocabulary(self) -> frozenset[str]:
@@ -132,34 +143,33 @@ class KnowledgeBase:
             return None
         return embed_cached(self.embedder, texts, cache_dir=self.cache_dir)
 
-    def embed_query(self, query: str) -> np.ndarray | None:
-        """The query's vector (kept a while: routing and retrieval ask for the same one)."""
-        if self.embedder is None:
-            return None
-        vector = self._queries.get(query)
-        if vector is None:
-            if len(self._queries) >= 256:
-                self._queries.clear()
-            vector = self._queries[query] = self.embedder.embed([query])[0]
-        return vector
+    def relevance(self, query: str) -> Relevance:
+        """How every chunk meets ``query``, computed once and kept a while: routing (several
+        looks) and the routed agent's retrieval ask about the same question."""
+        found = self._relevance.get(query)
+        if found is None:
+            if len(self._relevance) >= KEPT_QUERIES:
+                self._relevance.clear()
+            found = self._relevance[query] = self._assess(query)
+        return found
 
     def forget_queries(self) -> None:
-        """Drop the kept query vectors (benchmarks time the embedding of each question)."""
-        self._queries.clear()
+        """Drop what is kept of earlier queries (benchmarks time each question afresh)."""
+        self._relevance.clear()
+
+    def embed_query(self, query: str) -> np.ndarray | None:
+        """The query's vector; None when the base has no embeddings."""
+        return self.relevance(query).vector
 
     def lexical_scores(self, query: str, *, agent: AgentSpec | None = None) -> np.ndarray:
         """BM25 score of every chunk for ``query`` (0 outside ``agent``'s scope)."""
-        scores = self.lexical.scores(query)
-        return scores * self._mask(agent) if agent is not None else scores
+        return self._scoped(self.relevance(query).lexical, agent)
 
     def similarities(self, query: str, *, agent: AgentSpec | None = None) -> np.ndarray | None:
         """Cosine similarity of every chunk to ``query`` (0 outside the scope); None when the
         base has no embeddings."""
-        vector = self.embed_query(query)
-        if self.vectors is None or vector is None:
-            return None
-        cosines: np.ndarray = self.vectors @ vector
-        return cosines * self._mask(agent) if agent is not None else cosines
+        cosines = self.relevance(query).cosines
+        return None if cosines is None else self._scoped(cosines, agent)
 
     def scores(self, query: str, *, agent: AgentSpec | None = None) -> np.ndarray:
         """Relevance of every chunk for ``query``, 0 to 1 (0 outside ``agent``'s scope).
@@ -167,27 +177,31 @@ class KnowledgeBase:
         With embeddings: reciprocal-rank fusion of BM25 (chunks sharing a term) and cosine
         similarity, scaled so that first on both is 1. Without: BM25 scaled by its best.
         """
-        lexical = self.lexical.scores(query)
-        cosines = self.similarities(query)
-        if cosines is None:
-            best = lexical.max() if len(lexical) else 0.0
-            fused = lexical / best if best > 0 else lexical
-        else:
-            fused = _rrf(cosines, np.ones_like(cosines, dtype=bool))
-            fused += _rrf(lexical, lexical > 0)
-            fused /= 2 / (RRF_K + 1)
-        return fused * self._mask(agent) if agent is not None else fused
+        return self._scoped(self.relevance(query).fused, agent)
 
     def search(self, query: str, *, agent: AgentSpec | None = None, k: int = 4) -> list[Document]:
         """The ``k`` most relevant chunks, best first, as documents."""
-        scores = self.scores(query, agent=agent)
-        relevant = self.lexical_scores(query) > 0
-        cosines = self.similarities(query)
-        if cosines is not None:  # a passage sharing no word must at least be near in meaning
-            relevant |= cosines >= MIN_SIMILARITY
+        found = self.relevance(query)
+        scores = self._scoped(found.fused, agent)
+        relevant = found.lexical > 0
+        if found.cosines is not None:  # a passage sharing no word must at least be near in meaning
+            relevant |= found.cosines >= MIN_SIMILARITY
         order = np.argsort(-scores, kind="stable")
         best = [int(i) for i in order if scores[i] > 0 and relevant[i]][:k]
         return [self._document(self.chunks[i], float(scores[i])) for i in best]
+
+    def _assess(self, query: str) -> Relevance:
+        lexical = self.lexical.scores(query)
+        if self.embedder is None or self.vectors is None:
+            best = lexical.max() if len(lexical) else 0.0
+            return Relevance(lexical, None, None, lexical / best if best > 0 else lexical)
+        vector = self.embedder.embed([query])[0]
+        cosines: np.ndarray = self.vectors @ vector
+        fused = _rrf(cosines, np.ones_like(cosines, dtype=bool)) + _rrf(lexical, lexical > 0)
+        return Relevance(lexical, vector, cosines, fused / (2 / (RRF_K + 1)))
+
+    def _scoped(self, scores: np.ndarray, agent: AgentSpec | None) -> np.ndarray:
+        return scores * self._mask(agent) if agent is not None else scores
 
     def _mask(self, agent: AgentSpec) -> np.ndarray:
         if agent.scope not in self._masks:

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import pytest
 from tests.conftest import assert_run_invariants
 from tests.openai_stub import OpenAIStub, Reply, serve_stub
 from tests.server import running
-from tests.serving import free_port
+from tests.serving import free_port, wait_ready
 from tests.test_hosted_graph import F3, KEY, ROUTE_FAULTS, WORDS, hosted_settings
 from tests.test_serve_cli import GRAPHWIRE, MINIPACK
 from tests.test_server_http import read_stream
@@ -163,7 +162,7 @@ def test_graphwire_serve_with_only_settings_streams_hosted_answers(
         )  # fmt: skip
         try:
             base = f"http://127.0.0.1:{port}"
-            _wait_ready(base, process)
+            wait_ready(process, port)
             with httpx.stream(
                 "POST", f"{base}/api/v1/chat/stream", json={"message": F3}, timeout=30
             ) as sse:
@@ -176,18 +175,6 @@ def test_graphwire_serve_with_only_settings_streams_hosted_answers(
     assert stub.requests("answer")[0].headers["authorization"] == f"Bearer {KEY}"
     logged = log.read_text()
     assert "AUTHENTICATION IS OFF" in logged and KEY not in logged
-
-
-def _wait_ready(base: str, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.2)
 
 
 def _ws_run(url: str) -> list[dict[str, Any]]:

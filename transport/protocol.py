@@ -338,8 +338,8 @@ RunEnvelope = (
 
 Identifier = Annotated[
     str,
-    Field(min_length=1, max_length=MAX_ID_CHARS, json_schema_extra={"pattern": ID_PATTERN}),
-    AfterValidator(check_id),
+    AfterValidator(check_id),  # the one check; the schema below only documents it
+    Field(json_schema_extra={"pattern": ID_PATTERN, "minLength": 1, "maxLength": MAX_ID_CHARS}),
 ]
 """A client-chosen ``session_id`` or ``run_id`` (:mod:`transport.ids` says what it may be)."""
 

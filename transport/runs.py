@@ -28,7 +28,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from transport.errors import GraphwireError, NotFoundError, ShuttingDownError
 from transport.eventlog import EventLog, MemoryEventLog
-from transport.ids import is_valid_id, new_run_id, new_session_id
+from transport.ids import check_id, new_run_id, new_session_id
 from transport.protocol import EndReason, ErrorCode
 from transport.run import Run
 from transport.sessions import Session, Sessions
@@ -289,8 +289,8 @@ def _check_input(question: str, session_id: str | None, run_id: str | None) -> N
     if not question.strip():
         raise GraphwireError("the message is empty", code=ErrorCode.EMPTY_MESSAGE)
     for name, value in (("session_id", session_id), ("run_id", run_id)):
-        if value and not is_valid_id(value):
-            raise GraphwireError(
-                f"{name} must be 1 to 128 characters of ASCII letters, digits and - . _ ~ :",
-                code=ErrorCode.INVALID_MESSAGE,
-            )
+        try:
+            if value:
+                check_id(value)
+        except ValueError as exc:
+            raise GraphwireError(f"{name}: {exc}", code=ErrorCode.INVALID_MESSAGE) from None
