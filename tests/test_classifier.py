@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatResult
 
-from agents import DomainPack, KnowledgeBase, ModelClassifier, OfflineChatModel, OfflineClassifier
+from agents import (
+    DomainPack,
+    KnowledgeBase,
+    ModelClassifier,
+    OfflineChatModel,
+    OfflineClassifier,
+    load_pack,
+)
 from agents.model_classifier import route_schema
+from tests.conftest import MINIPACK
 from tests.fakes import RoutingModel, routing_model
 from transport.errors import ConfigurationError
 
@@ -126,3 +136,19 @@ def test_model_classifier_offers_the_packs_agents_as_an_enum(minipack: DomainPac
 def test_a_model_that_cannot_call_tools_is_refused_at_start(minipack: DomainPack) -> None:
     with pytest.raises(ConfigurationError, match="cannot call tools"):
         ModelClassifier(minipack, OfflineChatModel(), fallback=OfflineClassifier(minipack))
+
+
+async def test_a_price_question_goes_to_the_price_list(tmp_path: Path) -> None:
+    """A price question ("How much is the K2?"): the passage holding its price ranks first,
+    though the kettle's own page shares more words with it, and the list's owner answers."""
+    shutil.copytree(MINIPACK, tmp_path / "pack")
+    prices = tmp_path / "pack" / "docs" / "about" / "prices.md"
+    prices.write_text(
+        "# Price list\n\n## Kettles\n\nK2: EUR 79.\n\n## Care\n\nDescaling tablets, 10: EUR 6.\n"
+    )
+    pack = load_pack(tmp_path / "pack")
+    kb = KnowledgeBase.from_pack(pack, cache_dir=tmp_path / "cache")
+    question = "How much is the K2 kettle?"
+    assert kb.search(question, k=1)[0].metadata["id"] == "about/prices#0"
+    decision = await _offline(pack, kb).classify(question, [])
+    assert decision.agent == "general"
