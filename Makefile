@@ -36,7 +36,11 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# mypy reads the package by its installed name through links (it ignores package-dir mappings;
+# the empty __init__ keeps it from taking agents/packs/, the demo pack's folder, for agents.packs).
 typecheck: install
+	@mkdir -p $(VENV)/mypy-path/graphwire && touch $(VENV)/mypy-path/graphwire/__init__.py
+	@for part in agents graph transport api; do ln -sfn $(CURDIR)/$$part $(VENV)/mypy-path/graphwire/$$part; done
 	$(BIN)/mypy
 
 pytest: install browser

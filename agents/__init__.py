@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from agents.classifier import Classification, OfflineClassifier
-from agents.model_classifier import ModelClassifier
-from agents.models import create_chat_model
-from agents.offline_model import OfflineChatModel
-from agents.packs import DEMO_PACK_PATH, AgentSpec, DomainPack, load_pack
-from agents.retrieval import KnowledgeBase, PackRetriever
+from graphwire.agents.classifier import Classification, OfflineClassifier
+from graphwire.agents.model_classifier import ModelClassifier
+from graphwire.agents.models import create_chat_model
+from graphwire.agents.offline_model import OfflineChatModel
+from graphwire.agents.packs import DEMO_PACK_PATH, AgentSpec, DomainPack, load_pack
+from graphwire.agents.retrieval import KnowledgeBase, PackRetriever
 
 __all__ = [
     "DEMO_PACK_PATH",

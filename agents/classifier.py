@@ -1,9 +1,9 @@
 """Routing: which specialist answers a question, and how sure we are.
 
-:class:`OfflineClassifier` routes by evidence (:mod:`agents.evidence`): which agent owns the
-passages that answer the question, and a little of its description and examples.
-:class:`agents.model_classifier.ModelClassifier` asks a chat model and falls back to the offline
-one when the model's answer is unusable. Both return a :class:`Classification`.
+:class:`OfflineClassifier` routes by evidence (:mod:`graphwire.agents.evidence`): which agent owns
+the passages that answer the question, and a little of its description and examples.
+:class:`graphwire.agents.model_classifier.ModelClassifier` asks a chat model and falls back to the
+offline one when the model's answer is unusable. Both return a :class:`Classification`.
 
 Example:
     >>> classifier = OfflineClassifier(load_pack())                      # doctest: +SKIP
@@ -22,10 +22,10 @@ import numpy as np
 from langchain_core.messages import BaseMessage
 from pydantic import BaseModel, Field
 
-from agents.evidence import RoutingEvidence
-from agents.packs import DomainPack
-from agents.retrieval import KnowledgeBase
-from agents.text import tokenize
+from graphwire.agents.evidence import RoutingEvidence
+from graphwire.agents.packs import DomainPack
+from graphwire.agents.retrieval import KnowledgeBase
+from graphwire.agents.text import tokenize
 
 __all__ = [
     "Classification",
@@ -80,9 +80,9 @@ def previous_turn(history: Sequence[BaseMessage]) -> tuple[str, str | None]:
 class OfflineClassifier:
     """Routes by evidence, with a confidence that is a probability.
 
-    :class:`agents.evidence.RoutingEvidence` gives each agent a score (its best passage for the
-    question, plus a little of its profile) and the question's *fit* (the probability that it is
-    about the pack at all). Below ``threshold`` fit, the question goes to the fallback agent,
+    :class:`graphwire.agents.evidence.RoutingEvidence` gives each agent a score (its best passage
+    for the question, plus a little of its profile) and the question's *fit* (the probability that
+    it is about the pack at all). Below ``threshold`` fit, the question goes to the fallback agent,
     with confidence ``1 - fit``. Otherwise the agent with the most evidence answers, and its
     confidence is the softmax of the scores (with ``sharpness``) times the fit.
 

@@ -23,7 +23,7 @@ from markdownify import MarkdownConverter
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
-from transport.errors import ConfigurationError
+from graphwire.transport.protocol.errors import ConfigurationError
 
 __all__ = [
     "DOCUMENT_SUFFIXES",

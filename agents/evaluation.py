@@ -34,8 +34,8 @@ from langchain_core.messages import HumanMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from agents.packs import DomainPack
-from transport.errors import ConfigurationError
+from graphwire.agents.packs import DomainPack
+from graphwire.transport.protocol.errors import ConfigurationError
 
 __all__ = [
     "NOT_IN_DOCS_MARKERS",

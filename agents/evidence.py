@@ -1,9 +1,9 @@
 """Routing evidence: how strongly a question points to each agent, and whether it fits the pack.
 
 The strongest evidence is the pack's own passages: retrieval over the whole knowledge base
-(:meth:`agents.retrieval.KnowledgeBase.scores`, lexical and semantic fused) gives each agent the
-score of the best passage it owns, an agent owning the documents in its scope that no narrower
-agent covers (the fallback owns what no specialist covers). The agents' profiles (label,
+(:meth:`graphwire.agents.retrieval.KnowledgeBase.scores`, lexical and semantic fused) gives each
+agent the score of the best passage it owns, an agent owning the documents in its scope that no
+narrower agent covers (the fallback owns what no specialist covers). The agents' profiles (label,
 description, example questions) add a little, by meaning and by words, so that a pack whose
 documents say little still routes.
 
@@ -26,10 +26,10 @@ from functools import cached_property
 
 import numpy as np
 
-from agents.lexical import LexicalIndex
-from agents.packs import DomainPack
-from agents.retrieval import KnowledgeBase
-from agents.text import tokenize
+from graphwire.agents.lexical import LexicalIndex
+from graphwire.agents.packs import DomainPack
+from graphwire.agents.retrieval import KnowledgeBase
+from graphwire.agents.text import tokenize
 
 __all__ = ["DOCUMENT_WEIGHT", "PROFILE_WEIGHTS", "RoutingEvidence"]
 

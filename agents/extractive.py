@@ -4,8 +4,8 @@ This is the offline model's whole "intelligence". It never writes a fact of its 
 sentence of an answer is a sentence of a passage, followed by the passage's id. Each part of a
 question ("X and Y?") gets its own sentences; a follow-up reads the previous question only to
 know what "it" is, and does not quote the previous answer again; and when the passages don't
-answer, the answer says so (see :mod:`agents.answering.replies`). The pieces live in
-:mod:`agents.answering`.
+answer, the answer says so (see :mod:`graphwire.agents.answering.replies`). The pieces live in
+:mod:`graphwire.agents.answering`.
 
 Example:
     >>> compose_answer("What does it weigh?", [Passage("a#0", "Weight", "The motor weighs 9 kg.")])
@@ -16,20 +16,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agents.answering.figures import asked_figure
-from agents.answering.questions import (
+from graphwire.agents.answering.figures import asked_figure
+from graphwire.agents.answering.questions import (
     Question,
     mentions,
     parse_question,
     phrase_about,
     unknown_names,
 )
-from agents.answering.replies import NOTHING_FOUND, figure_name, not_mentioned, not_stated
-from agents.answering.selection import Choice, Frame, choose
-from agents.answering.sentences import Sentence, read_sentences
-from agents.answering.terms import LIGHT_WORDS, Lexicon
-from agents.prompts import Passage
-from agents.text import tokenize
+from graphwire.agents.answering.replies import NOTHING_FOUND, figure_name, not_mentioned, not_stated
+from graphwire.agents.answering.selection import Choice, Frame, choose
+from graphwire.agents.answering.sentences import Sentence, read_sentences
+from graphwire.agents.answering.terms import LIGHT_WORDS, Lexicon
+from graphwire.agents.prompts import Passage
+from graphwire.agents.text import tokenize
 
 __all__ = ["NOTHING_FOUND", "compose_answer"]
 

@@ -1,6 +1,6 @@
 """The lexical half of retrieval: BM25 over a list of texts, forgiving of typos.
 
-Built on bm25s with graphwire's tokenizer (:mod:`agents.text`): numbers and one-character
+Built on bm25s with graphwire's tokenizer (:mod:`graphwire.agents.text`): numbers and one-character
 words count, plural nouns keep their own stem, and a misspelt query word is read as the nearest
 word the texts use.
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import bm25s
 import numpy as np
 
-from agents.text import LightStemmer, Vocabulary, words_many
+from graphwire.agents.text import LightStemmer, Vocabulary, words_many
 
 __all__ = ["LexicalIndex"]
 

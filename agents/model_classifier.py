@@ -20,10 +20,10 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import ValidationError
 
-from agents.classifier import Classification, Classifier, previous_turn
-from agents.packs import DomainPack
-from transport.errors import ConfigurationError, describe_exception
-from transport.markers import INTERNAL_TAG
+from graphwire.agents.classifier import Classification, Classifier, previous_turn
+from graphwire.agents.packs import DomainPack
+from graphwire.transport.protocol.errors import ConfigurationError, describe_exception
+from graphwire.transport.protocol.markers import INTERNAL_TAG
 
 __all__ = ["ROUTE_TOOL", "ModelClassifier", "route_schema"]
 

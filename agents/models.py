@@ -15,8 +15,8 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
-from agents.offline_model import OfflineChatModel
-from transport.errors import ConfigurationError
+from graphwire.agents.offline_model import OfflineChatModel
+from graphwire.transport.protocol.errors import ConfigurationError
 
 __all__ = ["close_chat_model", "create_chat_model", "parse_model_spec"]
 

@@ -1,9 +1,9 @@
 """The embedded offline chat model: a real LangChain chat model that needs no key and no network.
 
-It answers extractively from the passages in its system message (see :mod:`agents.extractive`),
-streams word by word through LangChain's callback system (so ``astream_events`` shows
-``on_chat_model_stream`` exactly as with a hosted model) and reports usage and a finish reason.
-Its "tokens" are words: usage counts words of the prompt and of the answer.
+It answers extractively from the passages in its system message (see
+:mod:`graphwire.agents.extractive`), streams word by word through LangChain's callback system (so
+``astream_events`` shows ``on_chat_model_stream`` exactly as with a hosted model) and reports usage
+and a finish reason. Its "tokens" are words: usage counts words of the prompt and of the answer.
 
 Example:
     >>> model = OfflineChatModel(token_delay=0)
@@ -29,8 +29,8 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field
 
-from agents.extractive import compose_answer
-from agents.prompts import parse_passages
+from graphwire.agents.extractive import compose_answer
+from graphwire.agents.prompts import parse_passages
 
 __all__ = ["OfflineChatModel"]
 

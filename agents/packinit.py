@@ -4,7 +4,7 @@ Each top-level sub-folder of the documents becomes an agent whose scope is that 
 description lists the titles of its documents and whose examples are questions made from their
 headings; a ``general`` agent is the fallback. A flat folder gives one agent, itself the fallback.
 Starter questions ask one per agent, and one no document answers. All of it is a first draft
-for a person to edit; :mod:`agents.packwriter` writes it into a pack folder.
+for a person to edit; :mod:`graphwire.agents.packwriter` writes it into a pack folder.
 
 Example:
     >>> draft = draft_pack(Path("manuals"), name="kettle", title="Kettle")  # doctest: +SKIP
@@ -22,15 +22,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents.documents import (
+from graphwire.agents.documents import (
     DOCUMENT_SUFFIXES,
     find_documents,
     human_name,
     outline,
     read_document,
 )
-from agents.evaluation import EvalQuestion
-from transport.errors import ConfigurationError
+from graphwire.agents.evaluation import EvalQuestion
+from graphwire.transport.protocol.errors import ConfigurationError
 
 __all__ = ["AgentDraft", "PackDraft", "draft_pack", "question_for"]
 

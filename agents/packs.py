@@ -14,8 +14,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from agents.documents import find_documents
-from transport.errors import ConfigurationError
+from graphwire.agents.documents import find_documents
+from graphwire.transport.protocol.errors import ConfigurationError
 
 __all__ = ["DEMO_PACK_PATH", "AgentSpec", "DomainPack", "load_pack"]
 
@@ -82,9 +82,9 @@ class DomainPack(BaseModel):
 
     def documents(self) -> list[Path]:
         """Every document of the knowledge base, in a stable order: each file under ``docs/``
-        with a suffix of :data:`~agents.documents.DOCUMENT_SUFFIXES`, hidden ones skipped.
+        with a suffix of :data:`~graphwire.agents.documents.DOCUMENT_SUFFIXES`, hidden ones skipped.
         They are Markdown, text, HTML or PDF: read one with
-        :func:`~agents.documents.read_document`, which gives Markdown.
+        :func:`~graphwire.agents.documents.read_document`, which gives Markdown.
         """
         return find_documents(self.docs_dir)
 

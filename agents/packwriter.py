@@ -1,7 +1,7 @@
 """Writing a drafted pack into a folder: ``docs/``, ``pack.toml`` and ``eval.jsonl``.
 
-What ``graphwire pack init`` does after :func:`agents.packinit.draft_pack` has proposed the
-agents. ``pack.toml`` is written by a small TOML writer of our own: the manifest is strings,
+What ``graphwire pack init`` does after :func:`graphwire.agents.packinit.draft_pack` has proposed
+the agents. ``pack.toml`` is written by a small TOML writer of our own: the manifest is strings,
 arrays of strings and one boolean, and it carries comments for the person who edits it next,
 which no TOML library writes.
 
@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents.documents import DOCUMENT_SUFFIXES, find_documents, human_name
-from agents.packinit import PackDraft, draft_pack
-from transport.errors import ConfigurationError
+from graphwire.agents.documents import DOCUMENT_SUFFIXES, find_documents, human_name
+from graphwire.agents.packinit import PackDraft, draft_pack
+from graphwire.transport.protocol.errors import ConfigurationError
 
 __all__ = ["InitResult", "init_pack", "render_manifest"]
 

@@ -15,7 +15,7 @@ from langchain_core.documents import Document
 from langchain_core.messages import BaseMessage, SystemMessage, trim_messages
 from langchain_core.messages.utils import count_tokens_approximately
 
-from agents.packs import AgentSpec
+from graphwire.agents.packs import AgentSpec
 
 __all__ = [
     "Passage",

@@ -21,11 +21,11 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
 from pydantic import ConfigDict
 
-from agents.answering.figures import Ask, asked_figure, holds
-from agents.documents import read_document
-from agents.embeddings import Embedder, default_cache_dir, default_embedder, embed_cached
-from agents.lexical import LexicalIndex
-from agents.packs import AgentSpec, DomainPack
+from graphwire.agents.answering.figures import Ask, asked_figure, holds
+from graphwire.agents.documents import read_document
+from graphwire.agents.embeddings import Embedder, default_cache_dir, default_embedder, embed_cached
+from graphwire.agents.lexical import LexicalIndex
+from graphwire.agents.packs import AgentSpec, DomainPack
 
 __all__ = ["Chunk", "KnowledgeBase", "PackRetriever", "Relevance"]
 
@@ -83,10 +83,10 @@ def chunk_markdown(text: str, *, doc: str, chunk_chars: int = 900) -> list[Chunk
 class KnowledgeBase:
     """Hybrid search over every chunk of a pack; each search may keep to an agent's scope.
 
-    Each chunk is scored by BM25 (:class:`agents.lexical.LexicalIndex`) and, when the base has
-    passage vectors, by the cosine similarity of its embedding to the question's
-    (:mod:`agents.embeddings`); the two rankings are fused by reciprocal rank (k = 60), which
-    needs no calibration between their scales. A chunk that shares no term with the question
+    Each chunk is scored by BM25 (:class:`graphwire.agents.lexical.LexicalIndex`) and, when the base
+    has passage vectors, by the cosine similarity of its embedding to the question's
+    (:mod:`graphwire.agents.embeddings`); the two rankings are fused by reciprocal rank (k = 60),
+    which needs no calibration between their scales. A chunk that shares no term with the question
     still ranks by meaning: "how heavy" finds "weighs 16.8 kg".
     """
 

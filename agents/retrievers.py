@@ -18,8 +18,8 @@ from collections.abc import Callable
 
 from langchain_core.retrievers import BaseRetriever
 
-from agents.packs import AgentSpec, DomainPack
-from transport.errors import ConfigurationError
+from graphwire.agents.packs import AgentSpec, DomainPack
+from graphwire.transport.protocol.errors import ConfigurationError
 
 __all__ = ["RetrieverFactory", "load_retriever_factory", "retriever_factory"]
 

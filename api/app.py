@@ -21,27 +21,27 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from starlette.routing import WebSocketRoute
 
-from api.asyncapi import build_asyncapi
-from api.auth import Authenticator
-from api.bodylimit import BodyLimit
-from api.heap import settle_heap
-from api.httperrors import (
+from graphwire.api.auth import Authenticator
+from graphwire.api.heap import settle_heap
+from graphwire.api.http.asyncapi import build_asyncapi
+from graphwire.api.http.bodylimit import BodyLimit
+from graphwire.api.http.errors import (
     graphwire_error_handler,
     refused_json_handler,
     validation_error_handler,
 )
-from api.limits import RateLimiter
-from api.metrics import Metrics
-from api.ops import create_ops_router
-from api.origins import OriginPolicy
-from api.routes import chat_socket, create_router
-from api.runtime import open_graph
-from api.settings import Settings
-from api.state import AppState
-from api.testpage import mount_test_page
-from transport.errors import GraphwireError
-from transport.runs import RunRegistry
-from transport.wirejson import JSONRefused
+from graphwire.api.http.ops import create_ops_router
+from graphwire.api.http.routes import chat_socket, create_router
+from graphwire.api.http.testpage import mount_test_page
+from graphwire.api.limits import RateLimiter
+from graphwire.api.metrics import Metrics
+from graphwire.api.origins import OriginPolicy
+from graphwire.api.runtime import open_graph
+from graphwire.api.settings import Settings
+from graphwire.api.state import AppState
+from graphwire.transport.protocol.errors import GraphwireError
+from graphwire.transport.protocol.wirejson import JSONRefused
+from graphwire.transport.runs.registry import RunRegistry
 
 __all__ = ["create_app"]
 
@@ -54,7 +54,7 @@ def create_app(settings: Settings, *, open_graph_with: GraphOpener = open_graph)
     """The graphwire app for ``settings``; nothing is opened until the lifespan starts.
 
     ``open_graph_with`` lets tests and embedders supply their own graph (same signature as
-    :func:`api.runtime.open_graph`).
+    :func:`graphwire.api.runtime.open_graph`).
     """
     authenticator = Authenticator.from_settings(
         settings, leeway=settings.jwt_leeway

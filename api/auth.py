@@ -5,7 +5,7 @@ checks the claims itself, strictly typed, because jose's own claim checks coerce
 string ``exp`` passes, ``null`` raises ``TypeError``) and leave ``aud`` and ``iat`` half-checked.
 
 Example:
-    >>> from api.tokens import mint_token
+    >>> from graphwire.api.tokens import mint_token
     >>> auth = Authenticator(secret="s" * 32)
     >>> auth.verify(mint_token(secret="s" * 32, sub="alice", ttl_seconds=60)).id
     'alice'
@@ -23,9 +23,9 @@ from typing import Any, ClassVar, Literal
 from jose import JWTError, jwk, jwt
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.settings import Settings
-from transport.errors import ConfigurationError, GraphwireError
-from transport.protocol import ErrorCode
+from graphwire.api.settings import Settings
+from graphwire.transport.protocol import ErrorCode
+from graphwire.transport.protocol.errors import ConfigurationError, GraphwireError
 
 __all__ = [
     "ANONYMOUS",

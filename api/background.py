@@ -17,9 +17,9 @@ import time
 from types import TracebackType
 from typing import Any
 
-from api.server import GracefulServer, build_server
-from api.settings import Settings
-from transport.errors import GraphwireError
+from graphwire.api.server import GracefulServer, build_server
+from graphwire.api.settings import Settings
+from graphwire.transport.protocol.errors import GraphwireError
 
 __all__ = ["BackgroundServer", "serve_in_background"]
 
@@ -62,7 +62,7 @@ def serve_in_background(
 ) -> BackgroundServer:
     """Start serving ``settings`` on a thread (``port=0``: a free port) and wait until it listens.
 
-    ``overrides`` go to :func:`api.app.create_app` (``open_graph_with=…``).
+    ``overrides`` go to :func:`graphwire.api.app.create_app` (``open_graph_with=…``).
     """
     server = build_server(settings, port=port, **overrides)
     thread = threading.Thread(target=server.run, name="graphwire-server", daemon=True)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from api.httperrors import RateLimitedError
-from api.settings import Settings
-from api.state import AppState
-from transport.errors import GraphwireError
-from transport.protocol import ErrorCode
-from transport.run import Run
-from transport.runs import Multitask
+from graphwire.api.http.errors import RateLimitedError
+from graphwire.api.settings import Settings
+from graphwire.api.state import AppState
+from graphwire.transport.protocol import ErrorCode
+from graphwire.transport.protocol.errors import GraphwireError
+from graphwire.transport.runs.registry import Multitask
+from graphwire.transport.runs.run import Run
 
 __all__ = ["address_key", "check_message", "start_run"]
 

@@ -16,7 +16,7 @@ import logging
 import re
 from collections.abc import Iterable
 
-from transport.errors import redact
+from graphwire.transport.protocol.errors import redact
 
 __all__ = ["REDACTED_LOGGERS", "RedactingFilter", "install_log_redaction", "redact_log_text"]
 
@@ -43,9 +43,10 @@ def _up_to_closing(quote: str) -> str:
 
 
 # Secrets in the shapes of logged URLs, headers and frames. What these find is replaced here and
-# kept away from transport.errors.redact, whose ``token=\S+`` rule would swallow the rest of a
-# query string (``?token=abc&x=1`` must become ``?token=***&x=1``); the text between them goes
-# through redact. Each rule is (what is kept: the name and what opens the value, the value).
+# kept away from graphwire.transport.protocol.errors.redact, whose ``token=\S+`` rule would swallow
+# the rest of a query string (``?token=abc&x=1`` must become ``?token=***&x=1``); the text between
+# them goes through redact. Each rule is (what is kept: the name and what opens the value, the
+# value).
 _RULES = {
     # ?token=abc&x=1, to the next parameter; a quote ends the value only where a quoted URL ends
     "query": (rf"[?&;]{_SECRET_NAMES}=", r"(?:[^&#\s\"']|[\"'](?![\s,;:)\]}>]|$))*"),

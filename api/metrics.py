@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
-from transport.protocol import EndReason
+from graphwire.transport.protocol import EndReason
 
 __all__ = ["Metrics"]
 

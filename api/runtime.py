@@ -12,14 +12,14 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from langchain_core.language_models import BaseChatModel
 
-from agents.classifier import Classifier, OfflineClassifier
-from agents.model_classifier import ModelClassifier
-from agents.models import close_chat_model, create_chat_model, parse_model_spec
-from agents.packs import DomainPack, load_pack
-from agents.retrieval import KnowledgeBase
-from api.settings import Settings
-from graph.builder import Graph, build_graph
-from graph.checkpointers import open_checkpointer
+from graphwire.agents.classifier import Classifier, OfflineClassifier
+from graphwire.agents.model_classifier import ModelClassifier
+from graphwire.agents.models import close_chat_model, create_chat_model, parse_model_spec
+from graphwire.agents.packs import DomainPack, load_pack
+from graphwire.agents.retrieval import KnowledgeBase
+from graphwire.api.settings import Settings
+from graphwire.graph.builder import Graph, build_graph
+from graphwire.graph.checkpointers import open_checkpointer
 
 __all__ = ["check_models", "create_classifier", "create_model", "open_graph"]
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import uvicorn
 
-from api.app import create_app
-from api.logredact import install_log_redaction
-from api.settings import Settings
-from api.state import AppState
+from graphwire.api.app import create_app
+from graphwire.api.logredact import install_log_redaction
+from graphwire.api.settings import Settings
+from graphwire.api.state import AppState
 
 __all__ = ["GracefulServer", "build_server", "serve"]
 

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from transport.errors import ConfigurationError
+from graphwire.transport.protocol.errors import ConfigurationError
 
 __all__ = ["Settings"]
 
@@ -193,7 +193,7 @@ class Settings(BaseSettings):
 
         >>> Settings.load(port=70000)
         Traceback (most recent call last):
-        transport.errors.ConfigurationError: a setting is wrong: --port: Input should be less than or equal to 65535
+        graphwire.transport.protocol.errors.ConfigurationError: a setting is wrong: --port: Input should be less than or equal to 65535
         """  # noqa: E501
         given = {name: value for name, value in values.items() if value is not None}
         try:

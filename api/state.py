@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import HTTPConnection
 
-from api.auth import Authenticator
-from api.limits import RateLimiter
-from api.metrics import Metrics
-from api.origins import OriginPolicy
-from api.settings import Settings
-from transport.runs import RunRegistry
+from graphwire.api.auth import Authenticator
+from graphwire.api.limits import RateLimiter
+from graphwire.api.metrics import Metrics
+from graphwire.api.origins import OriginPolicy
+from graphwire.api.settings import Settings
+from graphwire.transport.runs.registry import RunRegistry
 
 if TYPE_CHECKING:
-    from api.ws import ChatConnection
+    from graphwire.api.ws.connection import ChatConnection
 
 __all__ = ["AppState", "app_state"]
 

@@ -18,8 +18,8 @@ from typing import Annotated, Any, NoReturn
 import typer
 from jose import jwt
 
-from api.settings import Settings
-from transport.errors import ConfigurationError
+from graphwire.api.settings import Settings
+from graphwire.transport.protocol.errors import ConfigurationError
 
 __all__ = ["mint_token", "parse_duration", "token"]
 

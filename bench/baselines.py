@@ -4,9 +4,9 @@
   ``GRAPHWIRE_*`` settings), its ``astream_events`` v2 stream sent as ``{"delta": …}`` frames and a
   final ``{"done": true}``: what streaming costs with no protocol, run registry or event log.
 * :func:`protocol_app`, the protocol loop: the minimal loop speaking ``graphwire.v1``. The same
-  graph call as graphwire's (:func:`transport.inprocess.ask_graph`) through graphwire's own
-  transformer, each envelope one frame as it comes: what the protocol's envelopes cost, without
-  the run registry, event log, sender, limits or auth that graphwire adds around them.
+  graph call as graphwire's (:func:`graphwire.transport.runs.inprocess.ask_graph`) through
+  graphwire's own transformer, each envelope one frame as it comes: what the protocol's envelopes
+  cost, without the run registry, event log, sender, limits or auth that graphwire adds around them.
 * :func:`bare_app`, the transport's floor: sends precomputed frames (a recorded graphwire answer,
   ``BENCH_BARE_FRAMES``) at the offline model's pace (``BENCH_BARE_DELAY`` seconds before each
   text frame but the first); a client that sends nothing is accepted and left idle.
@@ -30,13 +30,13 @@ from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from api.heap import settle_heap
-from api.runtime import open_graph
-from api.settings import Settings
-from transport.ids import new_run_id
-from transport.inprocess import ask_graph
-from transport.protocol import ConnectedData, ConnectedEnvelope
-from transport.transformer import transform
+from graphwire.api.heap import settle_heap
+from graphwire.api.runtime import open_graph
+from graphwire.api.settings import Settings
+from graphwire.transport.protocol import ConnectedData, ConnectedEnvelope
+from graphwire.transport.protocol.ids import new_run_id
+from graphwire.transport.runs.inprocess import ask_graph
+from graphwire.transport.runs.transformer import transform
 
 __all__ = ["bare_app", "minimal_app", "protocol_app"]
 

@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agents import KnowledgeBase, OfflineClassifier, load_pack
-from agents.evaluation import load_questions
 from bench.report import write_json
+from graphwire.agents import KnowledgeBase, OfflineClassifier, load_pack
+from graphwire.agents.evaluation import load_questions
 
 RESULTS = Path(__file__).parent / "results" / "retrieval.json"
 

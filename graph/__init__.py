@@ -7,8 +7,8 @@ Example:
 
 from __future__ import annotations
 
-from graph.builder import build_graph
-from graph.checkpointers import open_checkpointer
-from graph.state import ConversationState
+from graphwire.graph.builder import build_graph
+from graphwire.graph.checkpointers import open_checkpointer
+from graphwire.graph.state import ConversationState
 
 __all__ = ["ConversationState", "build_graph", "open_checkpointer"]

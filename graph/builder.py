@@ -19,16 +19,16 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
-from agents.classifier import Classifier, OfflineClassifier
-from agents.offline_model import OfflineChatModel
-from agents.packs import AgentSpec, DomainPack, load_pack
-from agents.prompts import build_answer_messages, trim_history
-from agents.retrieval import KnowledgeBase
-from agents.retrievers import RetrieverFactory, retriever_factory
-from graph.state import ConversationState
-from transport.errors import ConfigurationError, GraphwireError
-from transport.markers import AGENT_KEY, ANSWER_TAG, ROLE_KEY
-from transport.protocol import ErrorCode
+from graphwire.agents.classifier import Classifier, OfflineClassifier
+from graphwire.agents.offline_model import OfflineChatModel
+from graphwire.agents.packs import AgentSpec, DomainPack, load_pack
+from graphwire.agents.prompts import build_answer_messages, trim_history
+from graphwire.agents.retrieval import KnowledgeBase
+from graphwire.agents.retrievers import RetrieverFactory, retriever_factory
+from graphwire.graph.state import ConversationState
+from graphwire.transport.protocol import ErrorCode
+from graphwire.transport.protocol.errors import ConfigurationError, GraphwireError
+from graphwire.transport.protocol.markers import AGENT_KEY, ANSWER_TAG, ROLE_KEY
 
 __all__ = ["CLASSIFY_NODE", "Graph", "build_graph"]
 
@@ -128,8 +128,8 @@ def build_graph(
     """Compile the graph for a pack.
 
     Every argument has a default: the demo pack, the offline model, the offline classifier,
-    an in-memory checkpointer (pass :func:`graph.checkpointers.open_checkpointer`'s saver to
-    keep conversations in SQLite), and a knowledge base indexed from the pack's documents.
+    an in-memory checkpointer (pass :func:`graphwire.graph.checkpointers.open_checkpointer`'s saver
+    to keep conversations in SQLite), and a knowledge base indexed from the pack's documents.
     ``retriever`` (any LangChain ``BaseRetriever``, or a factory ``(pack, agent) -> retriever``;
     default: the pack's ``retriever`` setting, else the knowledge base) is what the specialists
     search; routing still reads the knowledge base.

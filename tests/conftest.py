@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from agents import DomainPack, KnowledgeBase, load_pack
-from transport.protocol import RunEnvelope
+from graphwire.agents import DomainPack, KnowledgeBase, load_pack
+from graphwire.transport.protocol import RunEnvelope
 
 MINIPACK = Path(__file__).parent / "fixtures" / "minipack"
 

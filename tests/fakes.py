@@ -15,7 +15,7 @@ from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict
 
-from agents.offline_model import OfflineChatModel
+from graphwire.agents.offline_model import OfflineChatModel
 
 
 def scripted_model(*replies: str) -> GenericFakeChatModel:

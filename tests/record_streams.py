@@ -12,11 +12,11 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage
 
-from agents import ModelClassifier, OfflineChatModel, OfflineClassifier, load_pack
-from graph import build_graph
+from graphwire.agents import ModelClassifier, OfflineChatModel, OfflineClassifier, load_pack
+from graphwire.graph import build_graph
+from graphwire.transport.protocol.errors import ModelError
 from tests.fakes import FailingChatModel, routing_model
 from tests.streams import save_stream
-from transport.errors import ModelError
 
 MINIPACK = Path(__file__).parent / "fixtures" / "minipack"
 ROUTE = '{"agent": "care", "confidence": 0.8, "reason": "descaling"}'

@@ -7,10 +7,10 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from agents import OfflineChatModel, load_pack
-from api.background import BackgroundServer, serve_in_background
-from api.settings import Settings
-from graph import build_graph, open_checkpointer
+from graphwire.agents import OfflineChatModel, load_pack
+from graphwire.api.background import BackgroundServer, serve_in_background
+from graphwire.api.settings import Settings
+from graphwire.graph import build_graph, open_checkpointer
 
 MINIPACK = Path(__file__).parent / "fixtures" / "minipack"
 

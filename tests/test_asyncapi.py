@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from api.asyncapi import build_asyncapi
-from transport.protocol import (
+from graphwire.api.http.asyncapi import build_asyncapi
+from graphwire.transport.protocol import (
     ClientFrame,
     Envelope,
     ErrorCode,

@@ -24,11 +24,18 @@ from jose import jwt
 from pydantic import SecretStr, ValidationError
 from typer.testing import CliRunner
 
-from api.auth import ANONYMOUS, MAX_TOKEN_CHARS, Authenticator, AuthError, User, extract_token
-from api.settings import Settings
-from api.tokens import mint_token, parse_duration, token
-from transport.errors import ConfigurationError
-from transport.protocol import ErrorCode
+from graphwire.api.auth import (
+    ANONYMOUS,
+    MAX_TOKEN_CHARS,
+    Authenticator,
+    AuthError,
+    User,
+    extract_token,
+)
+from graphwire.api.settings import Settings
+from graphwire.api.tokens import mint_token, parse_duration, token
+from graphwire.transport.protocol import ErrorCode
+from graphwire.transport.protocol.errors import ConfigurationError
 
 SECRET = "test-secret-0123456789-abcdefghijklmnop"
 NOW = 1_700_000_000

@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from starlette.types import Message
 from websockets.asyncio.client import connect
 
-from api.bodylimit import BodyLimit
+from graphwire.api.http.bodylimit import BodyLimit
 from tests.server import Running, running, server_settings
 
 F3 = "What does error F3 mean?"

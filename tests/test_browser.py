@@ -17,7 +17,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from api.tokens import mint_token
+from graphwire.api.tokens import mint_token
 from tests.browser import CHROMIUM_ARGS, CuttableProxy, require_chromium, screenshot, until
 from tests.server import Running, running, server_settings
 

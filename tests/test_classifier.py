@@ -10,7 +10,7 @@ import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatResult
 
-from agents import (
+from graphwire.agents import (
     DomainPack,
     KnowledgeBase,
     ModelClassifier,
@@ -18,10 +18,10 @@ from agents import (
     OfflineClassifier,
     load_pack,
 )
-from agents.model_classifier import route_schema
+from graphwire.agents.model_classifier import route_schema
+from graphwire.transport.protocol.errors import ConfigurationError
 from tests.conftest import MINIPACK
 from tests.fakes import RoutingModel, routing_model
-from transport.errors import ConfigurationError
 
 
 class FailingRoutingModel(RoutingModel):

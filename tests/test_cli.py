@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from graphwire.transport.protocol import parse_envelope
 from tests.conftest import assert_run_invariants
-from transport.protocol import parse_envelope
 
 GRAPHWIRE = Path(sys.executable).parent / "graphwire"
 SPECS_QUESTION = "What is the maximum propeller speed in rpm?"  # first line of the shipped eval

@@ -20,10 +20,10 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from api.tokens import mint_token
+from graphwire.api.tokens import mint_token
+from graphwire.transport.protocol import RunEnvelope, parse_envelope
 from tests.conftest import assert_run_invariants
 from tests.server import Running, running, server_settings
-from transport.protocol import RunEnvelope, parse_envelope
 
 GRAPHWIRE = Path(sys.executable).parent / "graphwire"
 Q = "What does error F3 mean?"

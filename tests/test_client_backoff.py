@@ -16,10 +16,10 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from transport.backoff import Backoff
-from transport.client import GraphwireClient, Transport
-from transport.clienterrors import ConnectionFailedError
-from transport.protocol import RunEnvelope
+from graphwire.transport.client.backoff import Backoff
+from graphwire.transport.client.core import GraphwireClient, Transport
+from graphwire.transport.client.errors import ConnectionFailedError
+from graphwire.transport.protocol import RunEnvelope
 
 INITIAL, MAXIMUM, JITTER, ATTEMPTS = 0.1, 0.5, 0.5, 6
 

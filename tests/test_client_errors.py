@@ -15,13 +15,9 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from api.tokens import mint_token
-from tests.conftest import assert_run_invariants
-from tests.fakes import FailingChatModel, ProbedOfflineModel, StreamProbe
-from tests.server import Running, running, server_settings
-from tests.test_server_ws import _Exploding, _graph_opener
-from transport.client import GraphwireClient, Transport
-from transport.clienterrors import (
+from graphwire.api.tokens import mint_token
+from graphwire.transport.client.core import GraphwireClient, Transport
+from graphwire.transport.client.errors import (
     AuthenticationError,
     BusyError,
     ForbiddenError,
@@ -35,7 +31,11 @@ from transport.clienterrors import (
     RunTimeoutError,
     ServerError,
 )
-from transport.errors import ModelError
+from graphwire.transport.protocol.errors import ModelError
+from tests.conftest import assert_run_invariants
+from tests.fakes import FailingChatModel, ProbedOfflineModel, StreamProbe
+from tests.server import Running, running, server_settings
+from tests.test_server_ws import _Exploding, _graph_opener
 
 Q = "What does error F3 mean?"
 SECRET = "c" * 32
@@ -226,8 +226,8 @@ async def test_a_failed_run_streams_error_then_end_and_ask_raises_it_typed(
 
 
 def test_every_protocol_code_has_its_exception() -> None:
-    from transport.clienterrors import server_error
-    from transport.protocol import ErrorCode, ErrorData
+    from graphwire.transport.client.errors import server_error
+    from graphwire.transport.protocol import ErrorCode, ErrorData
 
     for code in ErrorCode:
         error = server_error(ErrorData(code=code, message="m"))

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
+from graphwire.transport.client.core import GraphwireClient, Transport
+from graphwire.transport.client.errors import ResumeError
+from graphwire.transport.protocol import RunEnvelope
+from graphwire.transport.protocol.errors import NotFoundError
 from tests.conftest import assert_run_invariants, comparable
 from tests.proxy import CuttingProxy
 from tests.server import Running, running, server_settings
-from transport.client import GraphwireClient, Transport
-from transport.clienterrors import ResumeError
-from transport.errors import NotFoundError
-from transport.protocol import RunEnvelope
 
 Q = "What does error F3 mean?"
 FRACTIONS = [(0.04,), (0.15,), (0.35,), (0.55,), (0.75,), (0.9,), (0.2, 0.45, 0.7)]

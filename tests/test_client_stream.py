@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
+from graphwire.transport.client.core import GraphwireClient, Transport, endpoints
+from graphwire.transport.client.cursor import RunCursor
+from graphwire.transport.client.errors import ResumeError, RunCancelledError
+from graphwire.transport.client.sync import SyncGraphwireClient
+from graphwire.transport.protocol import EndData, EndEnvelope, RunEnvelope, TextData, TextEnvelope
 from tests.conftest import assert_run_invariants, comparable
 from tests.server import Running, running, server_settings
-from transport.client import GraphwireClient, Transport, endpoints
-from transport.clienterrors import ResumeError, RunCancelledError
-from transport.cursor import RunCursor
-from transport.protocol import EndData, EndEnvelope, RunEnvelope, TextData, TextEnvelope
-from transport.syncclient import SyncGraphwireClient
 
 Q = "What does error F3 mean?"
 TRANSPORTS = ["ws", "sse"]
@@ -39,7 +39,7 @@ async def test_both_transports_yield_the_same_typed_envelopes(server: Running) -
             runs[transport] = [e async for e in c.stream(Q, session_id=f"s_same_{transport}")]
     for run in runs.values():
         assert_run_invariants(run, reason="complete")
-        assert all(type(e).__module__ == "transport.protocol" for e in run)
+        assert all(type(e).__module__ == "graphwire.transport.protocol.contract" for e in run)
     assert comparable(runs["ws"]) == comparable(runs["sse"])
     assert runs["ws"][-2].data.agent == "faults"
 

@@ -6,11 +6,11 @@ import re
 
 import pytest
 
-from agents import DomainPack, KnowledgeBase, OfflineChatModel, OfflineClassifier
-from agents.evaluation import evaluate_pack, load_questions
-from agents.extractive import NOTHING_FOUND
-from graph import build_graph
-from transport import ask
+from graphwire.agents import DomainPack, KnowledgeBase, OfflineChatModel, OfflineClassifier
+from graphwire.agents.evaluation import evaluate_pack, load_questions
+from graphwire.agents.extractive import NOTHING_FOUND
+from graphwire.graph import build_graph
+from graphwire.transport.runs import ask
 
 OFF_TOPIC = [
     "What's the weather in Paris tomorrow?",

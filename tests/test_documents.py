@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from pypdf import PdfWriter
 
-from agents import load_pack
-from agents.documents import DOCUMENT_SUFFIXES, find_documents, outline, read_document
-from agents.retrieval import KnowledgeBase, chunk_markdown
-from transport.errors import ConfigurationError
+from graphwire.agents import load_pack
+from graphwire.agents.documents import DOCUMENT_SUFFIXES, find_documents, outline, read_document
+from graphwire.agents.retrieval import KnowledgeBase, chunk_markdown
+from graphwire.transport.protocol.errors import ConfigurationError
 
 HTMLPACK = Path(__file__).parent / "fixtures" / "htmlpack"
 

@@ -6,8 +6,8 @@ import httpx
 import openai
 import pytest
 
-from transport.errors import GraphwireError, describe_exception, redact
-from transport.protocol import ErrorCode
+from graphwire.transport.protocol import ErrorCode
+from graphwire.transport.protocol.errors import GraphwireError, describe_exception, redact
 
 KEY = "sk-live-abcdefghijklmnop"
 REQUEST = httpx.Request("POST", "https://llm.invalid/v1/chat/completions")

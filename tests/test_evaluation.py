@@ -7,10 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from agents import DomainPack, OfflineChatModel
-from agents.evaluation import EvalQuestion, evaluate_pack, load_questions, says_not_in_docs
-from graph import build_graph
-from transport.errors import ConfigurationError
+from graphwire.agents import DomainPack, OfflineChatModel
+from graphwire.agents.evaluation import (
+    EvalQuestion,
+    evaluate_pack,
+    load_questions,
+    says_not_in_docs,
+)
+from graphwire.graph import build_graph
+from graphwire.transport.protocol.errors import ConfigurationError
 
 QUESTIONS = [
     {"question": "What does error F3 mean?", "agent": "faults", "source": "faults/codes.md",

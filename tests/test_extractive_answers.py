@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from agents.extractive import compose_answer
-from agents.prompts import Passage
+from graphwire.agents.extractive import compose_answer
+from graphwire.agents.prompts import Passage
 
 CHARGER = Passage(
     "specs/charger#0",

@@ -1,6 +1,6 @@
 """Follow-ups: the previous question says what "it" is; the previous answer is not quoted again.
 
-Through :func:`agents.extractive.compose_answer` and through the offline model, which passes
+Through :func:`graphwire.agents.extractive.compose_answer` and through the offline model, which passes
 the conversation's previous question and answer itself.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 from langchain_core.documents import Document
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
-from agents import OfflineChatModel
-from agents.extractive import compose_answer
-from agents.prompts import Passage, format_passages
+from graphwire.agents import OfflineChatModel
+from graphwire.agents.extractive import compose_answer
+from graphwire.agents.prompts import Passage, format_passages
 
 STORAGE = Passage(
     "maintenance/battery-care#2",

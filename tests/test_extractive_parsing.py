@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agents.answering.figures import asked_figure, holds, numbers
-from agents.answering.questions import identifiers, parse_question, unknown_names
+from graphwire.agents.answering.figures import asked_figure, holds, numbers
+from graphwire.agents.answering.questions import identifiers, parse_question, unknown_names
 
 
 @pytest.mark.parametrize(

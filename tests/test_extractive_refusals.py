@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from agents.evaluation import says_not_in_docs
-from agents.extractive import NOTHING_FOUND, compose_answer
-from agents.prompts import Passage
+from graphwire.agents.evaluation import says_not_in_docs
+from graphwire.agents.extractive import NOTHING_FOUND, compose_answer
+from graphwire.agents.prompts import Passage
 
 PASSAGES = [
     Passage(

@@ -1,4 +1,4 @@
-"""Reading client frames (api.frames): pure, every refusal with its code and the ids it carried."""
+"""Reading client frames (graphwire.api.ws.frames): pure, every refusal with its code and the ids it carried."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from api.frames import FrameRefused, frame_ids, read_frame
-from transport.protocol import ErrorCode, MessageFrame, StopFrame, SubscribeFrame
+from graphwire.api.ws.frames import FrameRefused, frame_ids, read_frame
+from graphwire.transport.protocol import ErrorCode, MessageFrame, StopFrame, SubscribeFrame
 
 
 def refusal(message: dict[str, Any], max_bytes: int = 64) -> FrameRefused:

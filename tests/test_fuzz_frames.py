@@ -1,4 +1,4 @@
-"""Fuzzing the frame reader (api.frames) and the HTTP request model (api.routes.ChatRequest).
+"""Fuzzing the frame reader (graphwire.api.ws.frames) and the HTTP request model (graphwire.api.http.routes.ChatRequest).
 
 Whatever a client sends, the reader gives a frame of the protocol or refuses it with an error the
 connection can send back: never another exception, and nothing it lets through (or names in the
@@ -14,11 +14,9 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from api.frames import FrameRefused, read_frame
-from api.routes import ChatRequest
-from transport.errors import describe_exception
-from transport.ids import MAX_ID_CHARS
-from transport.protocol import (
+from graphwire.api.http.routes import ChatRequest
+from graphwire.api.ws.frames import FrameRefused, read_frame
+from graphwire.transport.protocol import (
     AuthFrame,
     ErrorCode,
     ErrorEnvelope,
@@ -30,6 +28,8 @@ from transport.protocol import (
     UnsubscribeFrame,
     parse_client_frame,
 )
+from graphwire.transport.protocol.errors import describe_exception
+from graphwire.transport.protocol.ids import MAX_ID_CHARS
 
 MAX_BYTES = 65_536
 FRAMES = (

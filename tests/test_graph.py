@@ -6,11 +6,11 @@ from pathlib import Path
 
 from langchain_core.runnables import RunnableConfig
 
-from agents import DomainPack, OfflineChatModel
-from graph import build_graph, open_checkpointer
+from graphwire.agents import DomainPack, OfflineChatModel
+from graphwire.graph import build_graph, open_checkpointer
+from graphwire.transport.runs import ask, stream_answer
 from tests.conftest import assert_run_invariants, collect
 from tests.fakes import ProbedOfflineModel, StreamProbe
-from transport import ask, stream_answer
 
 
 def test_the_graph_routes_from_classify_to_each_specialist(minipack: DomainPack) -> None:

@@ -8,7 +8,7 @@ import sys
 
 SCRIPT = """
 import gc, json
-from api.heap import settle_heap
+from graphwire.api.heap import settle_heap
 before = gc.get_threshold()
 settle_heap(gen0_threshold=5000)
 print(json.dumps({"before": before, "after": gc.get_threshold(), "frozen": gc.get_freeze_count()}))

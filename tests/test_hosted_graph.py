@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from api.runtime import open_graph
-from api.settings import Settings
-from graph.builder import Graph
+from graphwire.api.runtime import open_graph
+from graphwire.api.settings import Settings
+from graphwire.graph.builder import Graph
+from graphwire.transport.protocol import ErrorCode
+from graphwire.transport.runs import stream_answer
 from tests.conftest import assert_run_invariants, collect
 from tests.openai_stub import OpenAIStub, Reply, serve_stub
 from tests.server import server_settings
-from transport import stream_answer
-from transport.protocol import ErrorCode
 
 KEY = "sk-test-SECRET-0123456789abcdef"
 F3 = "What does error F3 mean?"

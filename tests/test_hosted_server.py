@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from graphwire.transport.protocol import ErrorCode, parse_envelope
 from tests.conftest import assert_run_invariants
 from tests.openai_stub import OpenAIStub, Reply, serve_stub
 from tests.server import running
@@ -22,7 +23,6 @@ from tests.test_hosted_graph import F3, KEY, ROUTE_FAULTS, WORDS, hosted_setting
 from tests.test_serve_cli import GRAPHWIRE, MINIPACK
 from tests.test_server_http import read_stream
 from tests.test_server_ws import open_chat, recv, run_until_end
-from transport.protocol import ErrorCode, parse_envelope
 
 
 @pytest.fixture

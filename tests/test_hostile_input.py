@@ -16,10 +16,10 @@ import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from api.tokens import mint_token
+from graphwire.api.tokens import mint_token
+from graphwire.transport.protocol import parse_envelope
 from tests.conftest import assert_run_invariants
 from tests.server import Running, running, server_settings
-from transport.protocol import parse_envelope
 
 Q = "What does error F3 mean?"
 SECRET = "h" * 32

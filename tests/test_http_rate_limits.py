@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import httpx
 
-from api.tokens import mint_token
+from graphwire.api.tokens import mint_token
 from tests.server import running, server_settings
 
 Q = "What does error F3 mean?"

@@ -8,8 +8,11 @@ from typing import Any
 
 import pytest
 
-from agents import DomainPack, ModelClassifier, OfflineChatModel, OfflineClassifier
-from graph import build_graph
+from graphwire.agents import DomainPack, ModelClassifier, OfflineChatModel, OfflineClassifier
+from graphwire.graph import build_graph
+from graphwire.transport.protocol import ErrorCode
+from graphwire.transport.protocol.errors import GraphwireError
+from graphwire.transport.runs import stream_answer
 from tests.conftest import assert_run_invariants, collect
 from tests.fakes import (
     FailingChatModel,
@@ -18,9 +21,6 @@ from tests.fakes import (
     StreamProbe,
     routing_model,
 )
-from transport import stream_answer
-from transport.errors import GraphwireError
-from transport.protocol import ErrorCode
 
 
 def _text(envelopes: list[Any]) -> str:

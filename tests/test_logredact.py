@@ -14,13 +14,13 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Subprotocol
 
-from api.logredact import (
+from graphwire.api.logredact import (
     REDACTED_LOGGERS,
     RedactingFilter,
     install_log_redaction,
     redact_log_text,
 )
-from api.tokens import mint_token
+from graphwire.api.tokens import mint_token
 from tests.server import running, server_settings
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlc2lnbmF0dXJl"

@@ -7,11 +7,17 @@ from langchain_core.messages import HumanMessage
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
-from agents import DomainPack, KnowledgeBase, OfflineChatModel, OfflineClassifier, create_chat_model
-from agents.models import parse_model_spec
-from api.runtime import check_models, create_classifier, create_model
-from api.settings import Settings
-from transport.errors import ConfigurationError
+from graphwire.agents import (
+    DomainPack,
+    KnowledgeBase,
+    OfflineChatModel,
+    OfflineClassifier,
+    create_chat_model,
+)
+from graphwire.agents.models import parse_model_spec
+from graphwire.api.runtime import check_models, create_classifier, create_model
+from graphwire.api.settings import Settings
+from graphwire.transport.protocol.errors import ConfigurationError
 
 
 def test_offline_is_the_default_and_takes_its_pace_from_settings() -> None:

@@ -8,10 +8,10 @@ import pytest
 from langchain_core.documents import Document
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from agents import OfflineChatModel
-from agents import offline_model as offline_module
-from agents.extractive import NOTHING_FOUND, compose_answer
-from agents.prompts import Passage, format_passages, parse_passages
+from graphwire.agents import OfflineChatModel
+from graphwire.agents import offline_model as offline_module
+from graphwire.agents.extractive import NOTHING_FOUND, compose_answer
+from graphwire.agents.prompts import Passage, format_passages, parse_passages
 
 DOCS = [
     Document(

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from api.ops import NOT_LOOPBACK, WRONG_TOKEN, is_loopback, metrics_refusal
-from api.settings import Settings
+from graphwire.api.http.ops import NOT_LOOPBACK, WRONG_TOKEN, is_loopback, metrics_refusal
+from graphwire.api.settings import Settings
 from tests.server import Running, running, server_settings
 
 FAR = "203.0.113.7"  # TEST-NET-3: an address that is nobody's loopback

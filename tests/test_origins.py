@@ -14,8 +14,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from api.origins import OriginPolicy, own_origins
-from api.settings import Settings
+from graphwire.api.origins import OriginPolicy, own_origins
+from graphwire.api.settings import Settings
 from tests.server import Running, running, server_settings
 
 

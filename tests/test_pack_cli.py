@@ -12,11 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from agents import load_pack
-from agents.evaluation import load_questions
-from agents.packinit import AgentDraft, PackDraft, draft_pack, question_for
-from agents.packwriter import render_manifest
-from api.cli import create_cli
+from graphwire.agents import load_pack
+from graphwire.agents.evaluation import load_questions
+from graphwire.agents.packinit import AgentDraft, PackDraft, draft_pack, question_for
+from graphwire.agents.packwriter import render_manifest
+from graphwire.api.cli.main import create_cli
 from tests.test_documents import HTMLPACK, tiny_pdf, write
 
 runner = CliRunner()

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from agents import DomainPack, load_pack
-from graph import build_graph
+from graphwire.agents import DomainPack, load_pack
+from graphwire.graph import build_graph
+from graphwire.transport.protocol.errors import ConfigurationError
 from tests.conftest import MINIPACK
-from transport.errors import ConfigurationError
 
 
 def test_the_demo_pack_has_the_required_agents_and_documents(demo_pack: DomainPack) -> None:
@@ -68,8 +68,8 @@ def test_an_agent_may_not_take_the_classify_node_name(tmp_path: Path) -> None:
 async def test_a_pack_of_one_agent_answers(tmp_path: Path) -> None:
     """One fallback agent and nothing else: it routes every question to itself and answers
     (it failed every question with "not enough values to unpack")."""
-    from agents import OfflineChatModel
-    from transport import ask
+    from graphwire.agents import OfflineChatModel
+    from graphwire.transport.runs import ask
 
     root = tmp_path / "solo"
     shutil.copytree(MINIPACK / "docs", root / "docs")

@@ -13,18 +13,18 @@ import pytest
 from httpx_sse import aconnect_sse
 from websockets.asyncio.client import connect
 
-from agents import OfflineChatModel, load_pack
-from graph import build_graph
-from tests.conftest import assert_run_invariants
-from tests.server import MINIPACK, Running
-from transport.inprocess import stream_answer
-from transport.protocol import (
+from graphwire.agents import OfflineChatModel, load_pack
+from graphwire.graph import build_graph
+from graphwire.transport.protocol import (
     ConnectedEnvelope,
     Envelope,
     MessageFrame,
     RunEnvelope,
     parse_envelope,
 )
+from graphwire.transport.runs.inprocess import stream_answer
+from tests.conftest import assert_run_invariants
+from tests.server import MINIPACK, Running
 
 QUESTIONS = ["What does error F3 mean?", "How do I descale the kettle?", "How heavy is the kettle?"]
 

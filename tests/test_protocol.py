@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 
-from transport.protocol import (
+from graphwire.transport.protocol import (
     PROTOCOL,
     ConnectedData,
     ConnectedEnvelope,

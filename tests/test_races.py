@@ -17,15 +17,15 @@ import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from agents import DomainPack
-from api.tokens import mint_token
-from graph import build_graph, open_checkpointer
+from graphwire.agents import DomainPack
+from graphwire.api.tokens import mint_token
+from graphwire.graph import build_graph, open_checkpointer
+from graphwire.transport.protocol import ErrorCode
+from graphwire.transport.protocol.errors import GraphwireError
+from graphwire.transport.runs.registry import RunRegistry
+from graphwire.transport.runs.run import Run
 from tests.fakes import ProbedOfflineModel, StreamProbe
 from tests.server import running, server_settings
-from transport.errors import GraphwireError
-from transport.protocol import ErrorCode
-from transport.run import Run
-from transport.runs import RunRegistry
 
 Q = "What does error F3 mean?"
 SECRET = "r" * 32

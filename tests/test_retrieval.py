@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from agents import DomainPack, KnowledgeBase
-from agents.retrieval import chunk_markdown
+from graphwire.agents import DomainPack, KnowledgeBase
+from graphwire.agents.retrieval import chunk_markdown
 
 DOC = """# Kettle specifications
 
@@ -77,9 +77,9 @@ async def test_a_custom_retriever_serves_the_specialists(minipack: DomainPack) -
     from langchain_core.documents import Document
     from langchain_core.retrievers import BaseRetriever
 
-    from agents import OfflineChatModel
-    from graph import build_graph
-    from transport import ask
+    from graphwire.agents import OfflineChatModel
+    from graphwire.graph import build_graph
+    from graphwire.transport.runs import ask
 
     class Fixed(BaseRetriever):
         def _get_relevant_documents(self, query: str, *, run_manager: object) -> list[Document]:
@@ -100,8 +100,8 @@ async def test_a_custom_retriever_serves_the_specialists(minipack: DomainPack) -
 
 
 def test_a_pack_names_its_retriever_factory(tmp_path: Path, minipack: DomainPack) -> None:
-    from agents.retrievers import load_retriever_factory
-    from transport.errors import ConfigurationError
+    from graphwire.agents.retrievers import load_retriever_factory
+    from graphwire.transport.protocol.errors import ConfigurationError
 
     (tmp_path / "mystore.py").write_text(
         "def make(pack, agent):\n    return ('retriever for', agent.name)\n", encoding="utf-8"

@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from agents import DomainPack, OfflineChatModel
-from graph import build_graph
+from graphwire.agents import DomainPack, OfflineChatModel
+from graphwire.graph import build_graph
+from graphwire.transport.protocol import EndData, EndEnvelope, ErrorCode, TextData, TextEnvelope
+from graphwire.transport.protocol.errors import GraphwireError, NotFoundError, ShuttingDownError
+from graphwire.transport.runs.eventlog import MemoryEventLog
+from graphwire.transport.runs.registry import RunRegistry
+from graphwire.transport.runs.run import Run
 from tests.conftest import assert_run_invariants
 from tests.fakes import ProbedOfflineModel, StreamProbe
-from transport.errors import GraphwireError, NotFoundError, ShuttingDownError
-from transport.eventlog import MemoryEventLog
-from transport.protocol import EndData, EndEnvelope, ErrorCode, TextData, TextEnvelope
-from transport.run import Run
-from transport.runs import RunRegistry
 
 Q = "What does error F3 mean?"
 
@@ -266,7 +266,7 @@ async def test_a_listener_that_fails_is_dropped_and_the_run_goes_on(
 
 
 async def test_ownership_survives_a_restart(minipack: DomainPack, tmp_path: Any) -> None:
-    from graph import open_checkpointer
+    from graphwire.graph import open_checkpointer
 
     path = tmp_path / "conversations.sqlite"
     async with open_checkpointer(path) as saver:

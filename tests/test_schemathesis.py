@@ -26,9 +26,9 @@ from pydantic import SecretStr
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from api.tokens import mint_token
+from graphwire.api.tokens import mint_token
+from graphwire.transport.protocol import ErrorCode
 from tests.server import Running, running, server_settings
-from transport.protocol import ErrorCode
 
 SECRET = "fuzz-secret-0123456789-abcdefghijkl"
 MAX_EXAMPLES = 40

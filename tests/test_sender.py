@@ -10,8 +10,8 @@ import gc
 
 import pytest
 
-from transport.protocol import TextEnvelope
-from transport.ws import FrameSender, SlowConsumerError
+from graphwire.api.ws.sender import FrameSender, SlowConsumerError
+from graphwire.transport.protocol import TextEnvelope
 
 
 def _text(seq: int) -> TextEnvelope:

@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.auth import Authenticator
-from api.settings import Settings
+from graphwire.api.auth import Authenticator
+from graphwire.api.settings import Settings
+from graphwire.transport.protocol.errors import ConfigurationError
 from tests.serving import free_port, wait_ready
-from transport.errors import ConfigurationError
 
 GRAPHWIRE = Path(sys.executable).parent / "graphwire"
 MINIPACK = Path(__file__).parent / "fixtures" / "minipack"

@@ -19,11 +19,11 @@ from httpx_sse import ServerSentEvent, aconnect_sse
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
-from api.tokens import mint_token
+from graphwire.api.tokens import mint_token
+from graphwire.transport.protocol import Envelope, parse_envelope
 from tests.conftest import assert_run_invariants, comparable
 from tests.fakes import ProbedOfflineModel, StreamProbe
 from tests.server import Running, fast_model, model_opener, running, server_settings
-from transport.protocol import Envelope, parse_envelope
 
 F3 = "What does error F3 mean?"
 DESCALE = "How do I descale the kettle?"

@@ -17,11 +17,11 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from api.deadlines import Deadlines
-from api.ws import ChatConnection
+from graphwire.api.ws.connection import ChatConnection
+from graphwire.api.ws.deadlines import Deadlines
+from graphwire.api.ws.sender import FrameSender
 from tests.server import running, server_settings
 from tests.test_server_ws import Q, open_chat, recv, run_until_end
-from transport.ws import FrameSender
 
 
 def _alive() -> dict[str, int]:

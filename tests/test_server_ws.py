@@ -16,12 +16,12 @@ from pydantic import SecretStr
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from api.tokens import mint_token
+from graphwire.api.tokens import mint_token
+from graphwire.transport.protocol import parse_envelope
+from graphwire.transport.protocol.errors import ModelError
 from tests.conftest import assert_run_invariants, comparable
 from tests.fakes import FailingChatModel, FloodModel, ProbedOfflineModel, StreamProbe
 from tests.server import Running, model_opener, running, server_settings
-from transport.errors import ModelError
-from transport.protocol import parse_envelope
 
 Q = "What does error F3 mean?"
 SECRET = "s" * 32
@@ -534,8 +534,8 @@ class _Exploding:
 def _graph_opener(**build: Any) -> Any:
     from contextlib import asynccontextmanager
 
-    from agents import load_pack
-    from graph import build_graph, open_checkpointer
+    from graphwire.agents import load_pack
+    from graphwire.graph import build_graph, open_checkpointer
 
     @asynccontextmanager
     async def opener(settings: Any) -> Any:

@@ -12,11 +12,11 @@ from collections.abc import Iterator
 import pytest
 from websockets.asyncio.client import connect
 
-from api.auth import User
-from api.deadlines import Deadline, Deadlines
+from graphwire.api.auth import User
+from graphwire.api.ws.deadlines import Deadline, Deadlines
+from graphwire.api.ws.sender import FrameSender
 from tests.fakes import FloodModel
 from tests.server import model_opener, running, server_settings
-from transport.ws import FrameSender
 
 Q = "What does error F3 mean?"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from api.testpage import STATIC_DIR
+from graphwire.api.http.testpage import STATIC_DIR
 from tests.server import Running
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +43,7 @@ def test_a_missing_asset_is_404(server: Running) -> None:
 def test_every_static_file_is_package_data() -> None:
     """A non-editable install serves the page too: pyproject's package data covers api/static."""
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    patterns = config["tool"]["setuptools"]["package-data"]["api"]
+    patterns = config["tool"]["setuptools"]["package-data"]["graphwire.api"]
     files = [p.relative_to(STATIC_DIR.parent) for p in STATIC_DIR.rglob("*") if p.is_file()]
     assert files
     for file in files:

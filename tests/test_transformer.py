@@ -15,11 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import AIMessageChunk
 
+from graphwire.transport.protocol.errors import ModelError
+from graphwire.transport.protocol.markers import ANSWER_TAG, INTERNAL_TAG
+from graphwire.transport.runs.transformer import RunTransformer, transform
 from tests.conftest import assert_run_invariants, collect, wire
 from tests.streams import load_stream, replay
-from transport.errors import ModelError
-from transport.markers import ANSWER_TAG, INTERNAL_TAG
-from transport.transformer import RunTransformer, transform
 
 IDS = {"run_id": "r_1", "session_id": "s_1"}
 

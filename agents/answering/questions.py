@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from agents.answering.terms import corrected
-from agents.text import Vocabulary, tokenize
+from graphwire.agents.answering.terms import corrected
+from graphwire.agents.text import Vocabulary, tokenize
 
 __all__ = [
     "Part",

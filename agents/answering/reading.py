@@ -8,9 +8,9 @@ rare they are. A part with a pronoun and little of its own has a ``referent``: w
 for, the words before it less what they asked ("the capacity of the battery" → the battery).
 
 Example:
-    >>> from agents.answering.sentences import read_sentences
-    >>> from agents.answering.terms import Lexicon
-    >>> from agents.prompts import Passage
+    >>> from graphwire.agents.answering.sentences import read_sentences
+    >>> from graphwire.agents.answering.terms import Lexicon
+    >>> from graphwire.agents.prompts import Passage
     >>> sentences = read_sentences([Passage("a#0", "Charger", "The charger weighs 2.1 kg.")])
     >>> reading = Reading(Frame("How heavy is the charger?"), Lexicon(sentences), sentences)
     >>> sorted(reading.ask.kinds), [t.word for t in reading.topic], reading.self_contained
@@ -24,11 +24,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agents.answering.figures import Ask, asked_figure, numbers
-from agents.answering.questions import identifiers, mentions, phrase_about
-from agents.answering.sentences import Sentence
-from agents.answering.terms import Lexicon, Term
-from agents.text import tokenize
+from graphwire.agents.answering.figures import Ask, asked_figure, numbers
+from graphwire.agents.answering.questions import identifiers, mentions, phrase_about
+from graphwire.agents.answering.sentences import Sentence
+from graphwire.agents.answering.terms import Lexicon, Term
+from graphwire.agents.text import tokenize
 
 __all__ = ["Frame", "Reading", "without_names"]
 

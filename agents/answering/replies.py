@@ -1,8 +1,8 @@
 """The wording of answers that say the documents don't say.
 
-Three cases, each matched by :func:`agents.evaluation.says_not_in_docs`: nothing in the passages
-is about the question (:data:`NOTHING_FOUND`), the question names something the documents never
-name (:func:`not_mentioned`), or the documents mention the thing but not the figure asked for
+Three cases, each matched by :func:`graphwire.agents.evaluation.says_not_in_docs`: nothing in the
+passages is about the question (:data:`NOTHING_FOUND`), the question names something the documents
+never name (:func:`not_mentioned`), or the documents mention the thing but not the figure asked for
 (:func:`not_stated`).
 
 Example:
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agents.answering.figures import Ask, Kind
+from graphwire.agents.answering.figures import Ask, Kind
 
 __all__ = ["NOTHING_FOUND", "figure_name", "not_mentioned", "not_stated"]
 

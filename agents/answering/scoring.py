@@ -1,4 +1,5 @@
-"""How well a sentence answers one part of a question, read by :mod:`agents.answering.reading`.
+"""How well a sentence answers one part of a question, read by
+:mod:`graphwire.agents.answering.reading`.
 
 A sentence scores by the part's weighed words it holds. On top comes what makes a sentence an
 answer rather than a neighbour: the kind of figure asked for ("how heavy" → a weight), a name
@@ -8,9 +9,9 @@ coverage (the share of what the part asks that it holds) says whether it answers
 closeness and lead say whether its figure is of the thing asked about.
 
 Example:
-    >>> from agents.answering.sentences import read_sentences
-    >>> from agents.answering.terms import Lexicon
-    >>> from agents.prompts import Passage
+    >>> from graphwire.agents.answering.sentences import read_sentences
+    >>> from graphwire.agents.answering.terms import Lexicon
+    >>> from graphwire.agents.prompts import Passage
     >>> sentences = read_sentences([Passage("a#0", "Charger", "The charger weighs 2.1 kg.")])
     >>> scorer = Scorer(Frame("How heavy is the charger?"), Lexicon(sentences), sentences)
     >>> scorer.answers(sentences[0]), scorer.coverage(sentences[0])
@@ -21,12 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agents.answering.figures import figure_at, holds, leans, numbers
-from agents.answering.questions import identifiers, mentions
-from agents.answering.reading import Frame, Reading, without_names
-from agents.answering.sentences import Sentence
-from agents.answering.terms import Lexicon, Term
-from agents.text import tokenize
+from graphwire.agents.answering.figures import figure_at, holds, leans, numbers
+from graphwire.agents.answering.questions import identifiers, mentions
+from graphwire.agents.answering.reading import Frame, Reading, without_names
+from graphwire.agents.answering.sentences import Sentence
+from graphwire.agents.answering.terms import Lexicon, Term
+from graphwire.agents.text import tokenize
 
 __all__ = ["Frame", "Scorer"]
 

@@ -1,14 +1,14 @@
 """Choosing the sentences that answer one part of a question.
 
-Sentences are ranked by :class:`~agents.answering.scoring.Scorer`. A part is answered when its
-best sentence covers enough of what it asks; when it asks for a figure, the best sentence is one
+Sentences are ranked by :class:`~graphwire.agents.answering.scoring.Scorer`. A part is answered when
+its best sentence covers enough of what it asks; when it asks for a figure, the best sentence is one
 that holds it, and so are the others quoted with it. When the part asks firmly for a figure
 ("how heavy") that no sentence about its topic holds, the documents don't give it: the choice is
 ``missing``, with the sentence that best mentions the topic.
 
 Example:
-    >>> from agents.answering.sentences import read_sentences
-    >>> from agents.prompts import Passage
+    >>> from graphwire.agents.answering.sentences import read_sentences
+    >>> from graphwire.agents.prompts import Passage
     >>> sentences = read_sentences([Passage("a#0", "Charger", "The charger weighs 2.1 kg.")])
     >>> choice = choose(Frame("How heavy is the charger?"), sentences, Lexicon(sentences))
     >>> [s.text for s in choice.sentences], choice.missing
@@ -20,11 +20,11 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
-from agents.answering.figures import Ask
-from agents.answering.reading import Frame
-from agents.answering.scoring import Scorer
-from agents.answering.sentences import Sentence
-from agents.answering.terms import Lexicon
+from graphwire.agents.answering.figures import Ask
+from graphwire.agents.answering.reading import Frame
+from graphwire.agents.answering.scoring import Scorer
+from graphwire.agents.answering.sentences import Sentence
+from graphwire.agents.answering.terms import Lexicon
 
 __all__ = ["Choice", "Frame", "choose"]
 

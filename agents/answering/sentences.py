@@ -20,8 +20,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agents.prompts import Passage
-from agents.text import split_sentences, tokenize
+from graphwire.agents.prompts import Passage
+from graphwire.agents.text import split_sentences, tokenize
 
 __all__ = ["Sentence", "read_sentences"]
 

@@ -7,8 +7,8 @@ one; what is still missing weighs less than a word the passages use, so that cas
 sink a good match.
 
 Example:
-    >>> from agents.answering.sentences import read_sentences
-    >>> from agents.prompts import Passage
+    >>> from graphwire.agents.answering.sentences import read_sentences
+    >>> from graphwire.agents.prompts import Passage
     >>> passage = Passage("a#0", "Fitting", "Fit the propeller in fresh water.")
     >>> lexicon = Lexicon(read_sentences([passage]))
     >>> [sorted(t.stems) for t in lexicon.terms("max prop in freshwater")]
@@ -23,8 +23,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from agents.answering.sentences import Sentence
-from agents.text import Vocabulary, tokenize, words
+from graphwire.agents.answering.sentences import Sentence
+from graphwire.agents.text import Vocabulary, tokenize, words
 
 __all__ = ["LIGHT_WORDS", "Lexicon", "Term", "corrected"]
 
