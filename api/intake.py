@@ -8,9 +8,8 @@ from typing import Any, cast
 from graphwire.api.http.errors import RateLimitedError
 from graphwire.api.settings import Settings
 from graphwire.api.state import AppState
-from graphwire.transport.protocol import ErrorCode
+from graphwire.transport.protocol import ErrorCode, Multitask
 from graphwire.transport.protocol.errors import GraphwireError
-from graphwire.transport.runs.registry import Multitask
 from graphwire.transport.runs.run import Run
 
 __all__ = ["address_key", "check_message", "start_run"]

@@ -21,6 +21,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from graphwire.transport.protocol.errors import ConfigurationError
+from graphwire.transport.runs.run import RESUME_GRACE
 
 __all__ = ["Settings"]
 
@@ -108,7 +109,7 @@ class Settings(BaseSettings):
         default=300.0, ge=0, description="seconds a finished run's log is kept"
     )
     resume_grace: float = Field(
-        default=30.0, ge=0, description="seconds a run waits for a listener"
+        default=RESUME_GRACE, ge=0, description="seconds a run waits for a listener"
     )
     max_log_envelopes: int = Field(default=20_000, ge=10, description="envelopes kept per run")
     run_timeout: float = Field(default=300.0, gt=0, description="seconds a run may take")

@@ -25,6 +25,7 @@ from graphwire.transport.protocol import (
     FinalEnvelope,
     Identifier,
     MaybeIdentifier,
+    Multitask,
     Options,
     WireText,
 )
@@ -194,7 +195,7 @@ def create_router() -> APIRouter:
         message: Annotated[WireText, Query()],
         session_id: Annotated[MaybeIdentifier, Query()] = None,
         run_id: Annotated[MaybeIdentifier, Query()] = None,
-        multitask: Annotated[Literal["reject", "interrupt", "enqueue"], Query()] = "reject",
+        multitask: Annotated[Multitask, Query()] = "reject",
         last_event_id: Annotated[str | None, Header()] = None,
     ) -> Response:
         """The same for ``EventSource``, which can only GET.

@@ -39,6 +39,7 @@ from graphwire.transport.protocol import (
     FinalData,
     FinalEnvelope,
     MessageFrame,
+    Multitask,
     RunEnvelope,
     SourcesEnvelope,
     TextEnvelope,
@@ -49,7 +50,6 @@ from graphwire.transport.protocol.ids import new_run_id
 __all__ = ["GraphwireClient", "History", "HistoryMessage", "Transport", "endpoints"]
 
 Transport = Literal["ws", "sse"]
-Multitask = Literal["reject", "interrupt", "enqueue"]
 E = TypeVar("E")
 Callback = Callable[[E], Awaitable[None] | None]
 

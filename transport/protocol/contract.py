@@ -43,6 +43,7 @@ __all__ = [
     "Identifier",
     "MaybeIdentifier",
     "MessageFrame",
+    "Multitask",
     "Options",
     "PingFrame",
     "PongEnvelope",
@@ -69,6 +70,10 @@ __all__ = [
 ]
 
 PROTOCOL = "graphwire.v1"
+
+Multitask = Literal["reject", "interrupt", "enqueue"]
+"""What a new question does while its conversation has a run: refused ``BUSY``, the running one
+stopped first, or queued behind it (``options.multitask``, protocol section 5)."""
 
 _M = TypeVar("_M", bound=BaseModel)
 

@@ -22,24 +22,22 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from langchain_core.runnables import Runnable
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
-from graphwire.transport.protocol import EndReason, ErrorCode
+from graphwire.transport.protocol import EndReason, ErrorCode, Multitask
 from graphwire.transport.protocol.errors import GraphwireError, NotFoundError, ShuttingDownError
 from graphwire.transport.protocol.ids import check_id, new_run_id, new_session_id
 from graphwire.transport.protocol.wirejson import JSONRefused, check_text
 from graphwire.transport.runs.eventlog import EventLog, MemoryEventLog
-from graphwire.transport.runs.run import Run
+from graphwire.transport.runs.run import RESUME_GRACE, Run
 from graphwire.transport.runs.sessions import Session, Sessions
 
 __all__ = ["Multitask", "RunObserver", "RunRegistry"]
 
 log = logging.getLogger("graphwire.runs")
-
-Multitask = Literal["reject", "interrupt", "enqueue"]
 
 
 class RunObserver(Protocol):
@@ -57,7 +55,7 @@ class RunRegistry:
         graph: Runnable[Any, Any],
         *,
         retention: float = 300.0,
-        grace: float = 30.0,
+        grace: float = RESUME_GRACE,
         max_log_envelopes: int = 20_000,
         run_timeout: float | None = 300.0,
         observer: RunObserver | None = None,

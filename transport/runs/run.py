@@ -24,7 +24,11 @@ from graphwire.transport.runs.eventlog import EventLog
 from graphwire.transport.runs.inprocess import ask_graph, run_time_limit
 from graphwire.transport.runs.transformer import TIME_LIMIT, RunTransformer, transform
 
-__all__ = ["Run", "Sink"]
+RESUME_GRACE = 30.0
+"""Seconds a run with no listener keeps going, waiting for a client to resume (the default of
+``GRAPHWIRE_RESUME_GRACE``)."""
+
+__all__ = ["RESUME_GRACE", "Run", "Sink"]
 
 log = logging.getLogger("graphwire.runs")
 
@@ -43,7 +47,7 @@ class Run:
     question: str
     log: EventLog
     created_at: float
-    grace: float = 30.0
+    grace: float = RESUME_GRACE
     """Seconds a run may go without a listener before ``on_orphaned`` hears of it."""
     on_orphaned: Callable[[Run], None] | None = None
     task: asyncio.Task[None] | None = None
