@@ -103,12 +103,12 @@ async def _start(state: AppState, user: User, body: ChatRequest, request: Reques
 
 def _stream(state: AppState, run: Run, after_seq: int) -> Response:
     """The run's envelopes after ``after_seq`` as SSE; refused up front if they are not kept."""
-    if after_seq + 1 < run.log.first_seq:
+    if after_seq + 1 < run.first_seq:
         raise NotFoundError(
             f"run {run.run_id} no longer keeps envelopes after seq {after_seq}; "
-            f"the oldest kept is {run.log.first_seq}"
+            f"the oldest kept is {run.first_seq}"
         )
-    if not run.active and after_seq >= run.log.last_seq:
+    if not run.active and after_seq >= run.last_seq:
         return Response(status_code=204)  # nothing left: tells EventSource to stop reconnecting
 
     sent = state.metrics.envelopes_sent

@@ -63,6 +63,16 @@ class Run:
     def active(self) -> bool:
         return not self.done.is_set()
 
+    @property
+    def first_seq(self) -> int:
+        """The oldest ``seq`` its log still keeps (a replay from before it has a gap)."""
+        return self.log.first_seq
+
+    @property
+    def last_seq(self) -> int:
+        """The newest ``seq`` logged so far; -1 before the first envelope."""
+        return self.log.last_seq
+
     # ------------------------------------------------------------------ answering
 
     async def execute(
